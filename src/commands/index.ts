@@ -1,0 +1,39 @@
+// Every subcommand, with the paths it answers to. Aliases are registrations of the same module,
+// never copies. Modules load lazily: only the one that runs is parsed.
+import type { CommandSpec } from '../cli/command.js';
+
+export interface CommandEntry {
+  /** Canonical path first, then aliases (`image ls` = `images`). */
+  paths: string[];
+  describe: string;
+  load: () => Promise<{ default: CommandSpec<any> }>;
+  /** Group heading in `tspod --help`. */
+  group?: 'image' | 'container' | 'system' | 'volume' | 'network';
+}
+
+export const COMMANDS: CommandEntry[] = [
+  { paths: ['version'], describe: 'Display the tspod version information', load: () => import('./version.js') },
+  { paths: ['info', 'system info'], describe: 'Display tspod related system information', load: () => import('./info.js') },
+  { paths: ['pull', 'image pull'], describe: 'Pull an image from a registry', load: () => import('./pull.js') },
+  { paths: ['images', 'image ls', 'image list'], describe: 'List images in local storage', load: () => import('./images.js') },
+  { paths: ['rmi', 'image rm', 'image remove'], describe: 'Remove one or more images from local storage', load: () => import('./rmi.js') },
+  { paths: ['tag', 'image tag'], describe: 'Add an additional name to a local image', load: () => import('./tag.js') },
+  { paths: ['untag', 'image untag'], describe: 'Remove a name from a local image', load: () => import('./untag.js') },
+  { paths: ['image inspect'], describe: 'Display the configuration of an image', load: () => import('./image-inspect.js') },
+  { paths: ['inspect'], describe: 'Display the configuration of object denoted by ID', load: () => import('./inspect.js') },
+  { paths: ['image history', 'history'], describe: 'Show history of a specified image', load: () => import('./history.js') },
+  { paths: ['image prune'], describe: 'Remove unused images', load: () => import('./image-prune.js') },
+  { paths: ['image exists'], describe: 'Check if an image exists in local storage', load: () => import('./image-exists.js') },
+  { paths: ['login'], describe: 'Log in to a container registry', load: () => import('./login.js') },
+  { paths: ['logout'], describe: 'Log out of a container registry', load: () => import('./logout.js') },
+  { paths: ['unshare'], describe: 'Run a command in a modified user namespace', load: () => import('./unshare.js') },
+];
+
+/** Group commands (`tspod image`) list their subcommands when called bare. */
+export const GROUPS: Record<string, string> = {
+  image: 'Manage images',
+  container: 'Manage containers',
+  system: 'Manage tspod',
+  volume: 'Manage volumes',
+  network: 'Manage networks',
+};
