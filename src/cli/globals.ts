@@ -19,7 +19,7 @@ export const GLOBAL_FLAGS: Record<string, FlagSpec> = {
   'registries-conf': { type: 'string', describe: 'Path to a registries.conf file (also CONTAINERS_REGISTRIES_CONF)', placeholder: 'path', hidden: true },
 };
 
-/** Global flags that take a value; the native launcher keeps its own copy of this list (keep in sync with src/native/launcher.c). */
+/** Global flags that take a value; the native launcher keeps its own copy of this list (keep in sync with src/native/launcher/main.c). */
 export const GLOBAL_VALUE_FLAGS = Object.entries(GLOBAL_FLAGS)
   .filter(([, f]) => f.type !== 'boolean' && f.type !== 'count')
   .map(([k]) => `--${k}`);

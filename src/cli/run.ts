@@ -112,6 +112,8 @@ async function parseFor(spec: CommandSpec<any>, path: string, rest: string[]): P
       'populate--': spec.haltAtNonOption === true,
       'strip-aliased': true,
       'strip-dashed': false,
+      // Podman has --no-trunc, --no-cache...: a leading no- is part of the flag's name.
+      'boolean-negation': false,
     })
     .strictOptions()
     .wrap(Math.min(120, process.stdout.columns ?? 100))

@@ -1,0 +1,300 @@
+// The layer and image stores (design.md §5). Metadata lives in two JSON files replaced atomically
+// under the store lock; layer contents live in overlay/<chain-id>/diff, image documents in
+// images/<id>/. A record is written only after its content is complete, and removed before its
+// content is deleted, so a kill -9 at any point leaves at worst an orphan directory that the next
+// writer garbage-collects.
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, readFileSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { readJson, writeFileAtomic } from './atomic.js';
+import { acquire, ownerAlive, currentOwnerToken, withLock, type Lock } from './lock.js';
+import { TspodError } from '../errors.js';
+
+export interface LayerRecord {
+  /** Chain ID hex: identifies the layer together with all its parents. */
+  id: string;
+  parent?: string;
+  /** sha256 of the uncompressed tar. */
+  diffId: string;
+  compressedDigest?: string;
+  compressedSize?: number;
+  mediaType?: string;
+  /** Uncompressed tar size. */
+  size: number;
+  created: string;
+}
+
+export interface ImageRecord {
+  /** Config digest hex. */
+  id: string;
+  /** Fully qualified names: registry/repo:tag. */
+  names: string[];
+  /** Manifest digest of the primary manifest (sha256:...). */
+  digest: string;
+  /** Every manifest digest this image is known by (the image manifest and any index that led to it). */
+  digests: string[];
+  /** Names that carried this image's digests: repo@sha256:... */
+  repoDigests: string[];
+  /** Chain IDs, bottom layer first. */
+  layers: string[];
+  /** Created time from the image config (RFC 3339). */
+  created: string;
+  /** When it entered this store. */
+  added: string;
+  size: number;
+  manifestMediaType: string;
+  /** Names this image had before, newest first (podman's NamesHistory). */
+  namesHistory?: string[];
+}
+
+interface Index<T> {
+  version: 1;
+  items: T[];
+}
+
+export interface StoreOptions {
+  graphRoot: string;
+  runRoot: string;
+}
+
+export class Store {
+  readonly graphRoot: string;
+  readonly runRoot: string;
+
+  private constructor(opts: StoreOptions) {
+    this.graphRoot = opts.graphRoot;
+    this.runRoot = opts.runRoot;
+  }
+
+  static open(opts: StoreOptions): Store {
+    const s = new Store(opts);
+    for (const d of [s.graphRoot, s.runRoot]) {
+      mkdirSync(d, { recursive: true, mode: 0o700 });
+    }
+    // The graph root holds setuid files of images: other users must not reach them (CVE-2021-41091).
+    chmodSync(s.graphRoot, 0o700);
+    for (const d of ['overlay', 'images', 'tmp', 'locks']) mkdirSync(join(s.graphRoot, d), { recursive: true, mode: 0o700 });
+    return s;
+  }
+
+  // ---- paths -------------------------------------------------------------------------------
+
+  private get imagesFile(): string {
+    return join(this.graphRoot, 'images.json');
+  }
+  private get layersFile(): string {
+    return join(this.graphRoot, 'layers.json');
+  }
+  layerPath(id: string): string {
+    return join(this.graphRoot, 'overlay', id);
+  }
+  layerDiffDir(id: string): string {
+    return join(this.graphRoot, 'overlay', id, 'diff');
+  }
+  imageDir(id: string): string {
+    return join(this.graphRoot, 'images', id);
+  }
+  lockPath(name: string): string {
+    return join(this.graphRoot, 'locks', `${name}.lock`);
+  }
+
+  // ---- locking -----------------------------------------------------------------------------
+
+  /** The store lock serialises metadata changes. Hold it briefly: never across a download. */
+  withStoreLock<T>(fn: () => Promise<T> | T): Promise<T> {
+    return withLock(join(this.graphRoot, 'storage.lock'), fn, 'the storage lock');
+  }
+
+  /** Per-layer lock: one process downloads a layer, the others wait and then find it present. */
+  lockLayer(id: string): Promise<Lock> {
+    return acquire(this.lockPath(`layer-${id}`), { what: `layer ${id.slice(0, 12)}` });
+  }
+
+  // ---- reading -----------------------------------------------------------------------------
+
+  images(): ImageRecord[] {
+    return readJson<Index<ImageRecord>>(this.imagesFile, { version: 1, items: [] }).items;
+  }
+
+  layers(): LayerRecord[] {
+    return readJson<Index<LayerRecord>>(this.layersFile, { version: 1, items: [] }).items;
+  }
+
+  layer(id: string): LayerRecord | undefined {
+    return this.layers().find((l) => l.id === id);
+  }
+
+  imageConfig(id: string): Buffer {
+    return readFileSync(join(this.imageDir(id), 'config.json'));
+  }
+
+  imageManifest(id: string, digest?: string): Buffer {
+    const dir = this.imageDir(id);
+    if (digest) {
+      try {
+        return readFileSync(join(dir, `manifest-${digest.replace(':', '-')}`));
+      } catch {
+        /* fall through to the primary one */
+      }
+    }
+    return readFileSync(join(dir, 'manifest'));
+  }
+
+  // ---- writing -----------------------------------------------------------------------------
+
+  /** Read-modify-write of images.json under the store lock. */
+  updateImages<T>(fn: (items: ImageRecord[]) => T): Promise<T> {
+    return this.withStoreLock(() => {
+      const items = this.images();
+      const r = fn(items);
+      writeFileAtomic(this.imagesFile, JSON.stringify({ version: 1, items }));
+      return r;
+    });
+  }
+
+  updateLayers<T>(fn: (items: LayerRecord[]) => T): Promise<T> {
+    return this.withStoreLock(() => {
+      const items = this.layers();
+      const r = fn(items);
+      writeFileAtomic(this.layersFile, JSON.stringify({ version: 1, items }));
+      return r;
+    });
+  }
+
+  /**
+   * A private staging directory inside the store, owned by this process. If we die, the next
+   * writer sees the owner gone and removes it.
+   */
+  newStaging(kind: string): string {
+    const dir = join(this.graphRoot, 'tmp', `${kind}-${randomBytes(8).toString('hex')}`);
+    mkdirSync(dir, { mode: 0o700 });
+    writeFileSync(join(dir, '.owner'), currentOwnerToken());
+    return dir;
+  }
+
+  /**
+   * Moves a completed staging layer into place and records it. Caller holds the layer lock.
+   * The directory appears first, then the record: a crash in between leaves an orphan directory
+   * without a record, which commitLayer (next time) and gc() remove.
+   */
+  async commitLayer(staging: string, rec: LayerRecord): Promise<void> {
+    rmSync(join(staging, '.owner'), { force: true });
+    const dest = this.layerPath(rec.id);
+    rmSync(dest, { recursive: true, force: true }); // orphan of an earlier crash
+    renameSync(staging, dest);
+    await this.updateLayers((items) => {
+      if (!items.some((l) => l.id === rec.id)) items.push(rec);
+    });
+  }
+
+  /**
+   * Writes an image's documents and then its record, both under the store lock (gc() takes the
+   * same lock, so it never sees the documents without the record being on its way).
+   */
+  async commitImage(
+    id: string,
+    config: Buffer,
+    manifests: Array<{ digest: string; bytes: Buffer; primary: boolean }>,
+    fn: (items: ImageRecord[]) => void,
+  ): Promise<void> {
+    await this.withStoreLock(() => {
+      const dir = this.imageDir(id);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      writeFileAtomic(join(dir, 'config.json'), config);
+      for (const m of manifests) {
+        writeFileAtomic(join(dir, `manifest-${m.digest.replace(':', '-')}`), m.bytes);
+        if (m.primary) writeFileAtomic(join(dir, 'manifest'), m.bytes);
+      }
+      const items = this.images();
+      fn(items);
+      writeFileAtomic(this.imagesFile, JSON.stringify({ version: 1, items }));
+    });
+  }
+
+  /** Deletes layers no image references any more. Caller must not hold the store lock. */
+  async removeUnreferencedLayers(keep: Set<string> = new Set()): Promise<string[]> {
+    const removed = await this.withStoreLock(() => {
+      const images = this.images();
+      const used = new Set<string>(keep);
+      for (const img of images) for (const l of img.layers) used.add(l);
+      const layers = this.layers();
+      const gone = layers.filter((l) => !used.has(l.id));
+      if (gone.length) {
+        writeFileAtomic(this.layersFile, JSON.stringify({ version: 1, items: layers.filter((l) => used.has(l.id)) }));
+      }
+      return gone.map((l) => l.id);
+    });
+    for (const id of removed) rmSync(this.layerPath(id), { recursive: true, force: true });
+    return removed;
+  }
+
+  /** Removes image directories with no record. Caller holds the store lock. */
+  private removeOrphanImageDirs(): void {
+    const ids = new Set(this.images().map((i) => i.id));
+    for (const d of safeReaddir(join(this.graphRoot, 'images'))) {
+      if (!ids.has(d)) rmSync(this.imageDir(d), { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Garbage-collects what dead writers left behind: staging directories whose owner is gone,
+   * layer directories without a record (not being committed right now), image directories
+   * without a record. Cheap when there is nothing to do.
+   */
+  async gc(): Promise<number> {
+    let n = 0;
+    for (const d of safeReaddir(join(this.graphRoot, 'tmp'))) {
+      const dir = join(this.graphRoot, 'tmp', d);
+      let token = '';
+      try {
+        token = readFileSync(join(dir, '.owner'), 'utf8');
+      } catch {
+        // No owner file: created and abandoned in the same instant, or the owner file was
+        // removed just before commit. Only remove it when it is clearly old.
+        if (ageMs(dir) < 60_000) continue;
+      }
+      if (token && ownerAlive(token)) continue;
+      rmSync(dir, { recursive: true, force: true });
+      n++;
+    }
+    const layerDirs = safeReaddir(join(this.graphRoot, 'overlay'));
+    if (layerDirs.length) {
+      const known = new Set(this.layers().map((l) => l.id));
+      for (const d of layerDirs) {
+        if (known.has(d)) continue;
+        // Being committed by a live process (it holds the layer lock)? Leave it.
+        let lockOwner = '';
+        try {
+          lockOwner = readFileSync(this.lockPath(`layer-${d}`), 'utf8');
+        } catch {
+          /* no lock */
+        }
+        if (lockOwner && ownerAlive(lockOwner)) continue;
+        rmSync(this.layerPath(d), { recursive: true, force: true });
+        n++;
+      }
+    }
+    await this.withStoreLock(() => this.removeOrphanImageDirs());
+    return n;
+  }
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function ageMs(path: string): number {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return Infinity;
+  }
+}
+
+export function storageError(message: string, cause?: unknown): TspodError {
+  return new TspodError('storage', message, { cause });
+}
