@@ -1,5 +1,6 @@
 // Output helpers shared by commands: --format handling, JSON the way podman prints it, YAML for info.
 import { compileTemplate, normalizeFormat } from '../format/template.js';
+import { formatOutput } from '../format/table.js';
 
 /** `json` → indented JSON; anything else is a Go template, executed once over `data`. */
 export function renderTemplate(format: string, data: unknown): string {
@@ -53,51 +54,25 @@ export interface Column<R> {
 }
 
 /**
- * Go's text/tabwriter as podman configures it (minwidth 12, padding 2, spaces): every
- * tab-terminated cell is padded to its column's width; the last cell of a line is not.
+ * The `--format` contract of list commands (src/format/table.ts does the work): no format → the
+ * default table of `columns`; `table TEMPLATE` → headers from the fields, aligned rows; `json` → an
+ * array; any other template → one unaligned line per row.
  */
-export function tabwrite(lines: string[]): string {
-  const rows = lines.map((l) => l.split('\t'));
-  const widths: number[] = [];
-  for (const r of rows) {
-    r.slice(0, -1).forEach((c, i) => {
-      widths[i] = Math.max(widths[i] ?? 0, Math.max(12, [...c].length + 2));
-    });
-  }
-  return rows.map((r) => r.map((c, i) => (i < r.length - 1 ? c + ' '.repeat(widths[i]! - [...c].length) : c)).join('').trimEnd() + '\n').join('');
-}
-
-function headerFor(field: string, columns: Array<Column<any>>): string {
-  const col = columns.find((c) => c.field === field);
-  if (col) return col.header;
-  return field.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toUpperCase();
-}
-
-/**
- * The `--format` contract of list commands: no format → the default table; `table TEMPLATE` → a
- * header derived from the fields, then aligned rows; `json` → an array; any other template → one
- * unaligned line per row.
- */
-export function formatList<R extends object>(format: string | undefined, rows: R[], columns: Array<Column<R>>, opts: { noHeading?: boolean } = {}): string {
-  if (format === 'json') return `${JSON.stringify(rows, null, 4)}\n`;
-  let tmpl: string;
-  let table: boolean;
-  if (!format || format === 'table') {
-    tmpl = columns.map((c) => `{{.${c.field}}}`).join('\t');
-    table = true;
-  } else if (format.startsWith('table ')) {
-    tmpl = normalizeFormat(format.slice(6));
-    table = true;
-  } else {
-    tmpl = normalizeFormat(format);
-    table = false;
-  }
-  const t = compileTemplate(tmpl);
-  const lines = rows.map((r) => t.execute(r));
-  if (!table) return lines.map((l) => `${l}\n`).join('');
-  if (!opts.noHeading) {
-    const header = tmpl.replace(/\{\{-?\s*\.([A-Za-z0-9_]+)\s*-?\}\}/g, (_m, f: string) => headerFor(f, columns));
-    lines.unshift(header);
-  }
-  return tabwrite(lines);
+export function formatList<R extends object>(
+  format: string | undefined,
+  rows: R[],
+  columns: Array<Column<R>>,
+  opts: { noHeading?: boolean; name?: string; json?: (rows: readonly R[]) => unknown } = {},
+): string {
+  const headers: Record<string, string> = {};
+  for (const c of columns) headers[c.field] = c.header;
+  return formatOutput({
+    format,
+    rows,
+    defaultFormat: columns.map((c) => `{{.${c.field}}}`).join('\t'),
+    headers,
+    noHeading: opts.noHeading,
+    name: opts.name,
+    json: opts.json,
+  });
 }

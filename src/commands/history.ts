@@ -24,14 +24,10 @@ export default defineCommand<{ image: string; human: boolean; 'no-trunc': boolea
   },
   async run(args, ctx) {
     const entries = (await ctx.engine()).imageHistory(args.image);
-    if (args.format === 'json') {
-      const json = entries.map((e) => ({ id: e.id, created: e.created, CreatedBy: e.createdBy, size: e.size, comment: e.comment, tags: e.tags }));
-      return { stdout: `${JSON.stringify(json, null, 4)}\n` };
-    }
     const trunc = !args['no-trunc'];
     if (args.quiet) return { stdout: entries.map((e) => `${trunc && e.id !== '<missing>' ? e.id.slice(0, 12) : e.id}\n`).join('') };
     const rows: Row[] = entries.map((e) => {
-      const by = e.createdBy.replace(/\s+/g, ' ');
+      const by = trunc ? e.createdBy.replace(/\s+/g, ' ') : e.createdBy;
       return {
         ID: trunc && e.id !== '<missing>' ? e.id.slice(0, 12) : e.id,
         Created: args.human ? timeAgo(new Date(e.created)) : e.created,
@@ -49,6 +45,7 @@ export default defineCommand<{ image: string; human: boolean; 'no-trunc': boolea
       { header: 'SIZE', field: 'Size' },
       { header: 'COMMENT', field: 'Comment' },
     ];
-    return { stdout: formatList(args.format, rows, columns, { noHeading: args.noheading }) };
+    const json = (): unknown => entries.map((e) => ({ id: e.id, created: e.created, CreatedBy: e.createdBy, size: e.size, comment: e.comment, tags: e.tags }));
+    return { stdout: formatList(args.format, rows, columns, { noHeading: args.noheading, name: 'history', json }) };
   },
 });

@@ -11,7 +11,7 @@ export default defineCommand<{ images: string[]; format?: string }>({
     let stdout = '';
     if (!args.format || args.format === 'json') stdout = inspectJson(found);
     else stdout = found.map((f) => renderTemplate(args.format!, f)).join('');
-    for (const e of errors) ctx.stderr.write(`${formatError(e as TspodError)}\n`);
+    for (const e of errors) ctx.stderr.write(`${formatError(new TspodError((e as TspodError).code ?? 'internal', `inspecting object: ${e.message}`))}\n`);
     return { stdout, exitCode: errors.length ? 125 : 0 };
   },
 });

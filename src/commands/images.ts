@@ -98,9 +98,6 @@ export default defineCommand<Args>({
     const filters = [...(args.filter ?? [])];
     if (args.image) filters.push(`reference=${args.image}`);
     const images = (await ctx.engine()).listImages({ all: args.all, filters });
-    if (args.format === 'json') {
-      return { stdout: `${JSON.stringify(images.map(jsonFor), null, 4)}\n` };
-    }
     if (args.quiet) {
       const ids = [...new Set(images.map((i) => (args['no-trunc'] ? `sha256:${i.id}` : i.id.slice(0, 12))))];
       return { stdout: ids.map((i) => `${i}\n`).join('') };
@@ -121,6 +118,6 @@ export default defineCommand<Args>({
       { header: 'CREATED', field: 'Created' },
       { header: 'SIZE', field: 'Size' },
     ];
-    return { stdout: formatList(args.format, rows, columns, { noHeading: args.noheading }) };
+    return { stdout: formatList(args.format, rows, columns, { noHeading: args.noheading, name: 'images', json: () => images.map(jsonFor) }) };
   },
 });

@@ -19,8 +19,8 @@ export default defineCommand<{ names: string[]; format?: string; type: string }>
       const r = engine.inspectImages([name]);
       if (r.found.length && (args.type === 'all' || args.type === 'image')) found.push(r.found[0]);
       else {
-        const what = args.type === 'all' ? 'object' : args.type;
-        ctx.stderr.write(`${formatError(new TspodError(`no-such-image`, `no such ${what}: "${name}"`))}\n`);
+        const msg = args.type === 'image' ? `${name}: image not known` : `no such ${args.type === 'all' ? 'object' : args.type}: "${name}"`;
+        ctx.stderr.write(`${formatError(new TspodError('no-such-image', `inspecting object: ${msg}`))}\n`);
         exitCode = 125;
       }
     }

@@ -1,5 +1,6 @@
 // `image inspect` and `image history` data, shaped like Podman's output.
 import type { Store } from '../storage/store.js';
+import { GoTime } from '../format/gotime.js';
 import { readConfig, splitName, type ImageConfigDoc } from './images.js';
 import type { ImageRecord } from '../storage/store.js';
 
@@ -10,7 +11,7 @@ export interface ImageInspect {
   RepoDigests: string[];
   Parent: string;
   Comment: string;
-  Created: string;
+  Created: GoTime;
   Config: Record<string, unknown>;
   Version: string;
   Author: string;
@@ -58,7 +59,7 @@ export function inspectImage(store: Store, rec: ImageRecord, driver = 'overlay')
     RepoDigests: repoDigests(rec),
     Parent: '',
     Comment: cfg.comment ?? '',
-    Created: rec.created,
+    Created: new GoTime(rec.created),
     Config: cfg.config ?? {},
     Version: cfg.docker_version ?? '',
     Author: cfg.author ?? '',

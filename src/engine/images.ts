@@ -207,6 +207,15 @@ export async function removeImages(
     const deleted = await store.updateImages((items) => {
       const rec = items.find((i) => i.id === t.id);
       if (!rec) return false; // removed by an earlier target
+      if (!t.byName && rec.names.length > 1 && !opts.force && !opts.all) {
+        report.errors.push(
+          new TspodError(
+            'invalid-argument',
+            `unable to delete image "${rec.id}" by ID with more than one tag ([${rec.names.join(' ')}]): please force removal`,
+          ),
+        );
+        return false;
+      }
       if (t.byName && rec.names.length > 1 && !opts.force) {
         rec.names = rec.names.filter((n) => n !== t.byName);
         rec.repoDigests = rec.repoDigests.filter((rd) => rec.names.some((n) => splitName(n)[0] === rd.split('@')[0]));

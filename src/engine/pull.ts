@@ -12,7 +12,8 @@ import { formatReference } from '../image/reference.js';
 import { resolveImageName, type PullCandidate, type PullSource } from '../image/registries.js';
 import { getCredentials, type Credentials } from '../image/auth.js';
 import { RegistryClient } from '../image/registry.js';
-import { MANIFEST_ACCEPT, parseManifest, parseImageConfig, type Descriptor } from '../image/manifest.js';
+import { MANIFEST_ACCEPT, parseManifest, parseImageConfig, type Descriptor, type ImageManifest } from '../image/manifest.js';
+import type { FetchedManifest } from '../image/registry.js';
 import { selectManifest, resolvePlatform } from '../image/platform.js';
 import { helperPath } from './context.js';
 import { splitName } from './images.js';
@@ -113,6 +114,16 @@ function chainIds(diffIds: string[]): string[] {
   return out;
 }
 
+/** Runs fn, prefixing the image's name to an error that does not name it yet. */
+function named<T>(imageName: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof TspodError && !e.message.includes(imageName)) throw new TspodError(e.code, `${imageName}: ${e.message}`, { hint: e.hint, cause: e });
+    throw e;
+  }
+}
+
 async function pullFrom(ctx: Ctx, cand: PullCandidate, src: PullSource): Promise<PullResult> {
   const { engine } = ctx;
   const store = engine.store();
@@ -126,20 +137,55 @@ async function pullFrom(ctx: Ctx, cand: PullCandidate, src: PullSource): Promise
   const ref = src.reference.digest ?? src.reference.tag ?? 'latest';
   const top = await client.getManifest(src.repository, ref, MANIFEST_ACCEPT);
   const digests = [top.digest];
-  let doc = parseManifest(top.bytes, top.mediaType);
+  let doc = named(imageName, () => parseManifest(top.bytes, top.mediaType));
   let manifest = top;
   if (doc.kind === 'index') {
     const chosen = selectManifest(doc, resolvePlatform(ctx.opts), imageName);
     manifest = await client.getManifest(src.repository, chosen.digest, MANIFEST_ACCEPT);
-    doc = parseManifest(manifest.bytes, manifest.mediaType);
+    doc = named(imageName, () => parseManifest(manifest.bytes, manifest.mediaType));
     if (doc.kind === 'index') throw new TspodError('unsupported', `${imageName}: an index inside an index is not supported`);
     digests.push(manifest.digest);
   }
   ctx.emit({ type: 'signatures' });
   const configDesc = doc.config;
   const id = configDesc.digest.slice('sha256:'.length);
-  const configBytes = await client.getBlobBuffer(src.repository, configDesc.digest, 4 << 20);
-  const config = parseImageConfig(configBytes, { layerCount: doc.layers.length });
+  // One process at a time pulls a given image: a second one waits here and then finds the config
+  // and every layer already stored, so each blob crosses the network once.
+  const imageLock = await store.lockImage(id);
+  try {
+    return await pullImageContent(ctx, client, cand, src, { top, manifest, doc, digests, imageName, id, configDesc });
+  } finally {
+    imageLock.release();
+  }
+}
+
+interface Fetched {
+  top: FetchedManifest;
+  manifest: FetchedManifest;
+  doc: ImageManifest;
+  digests: string[];
+  imageName: string;
+  id: string;
+  configDesc: Descriptor;
+}
+
+async function pullImageContent(ctx: Ctx, client: RegistryClient, cand: PullCandidate, src: PullSource, f: Fetched): Promise<PullResult> {
+  const { engine } = ctx;
+  const store = engine.store();
+  const { top, manifest, doc, digests, imageName, id, configDesc } = f;
+  const local = store.images().find((i) => i.id === id);
+  let configBytes: Buffer | undefined;
+  if (local) {
+    try {
+      configBytes = store.imageConfig(id);
+      if (`sha256:${createHash('sha256').update(configBytes).digest('hex')}` !== configDesc.digest) configBytes = undefined;
+    } catch {
+      configBytes = undefined;
+    }
+  }
+  configBytes ??= await client.getBlobBuffer(src.repository, configDesc.digest, 4 << 20);
+  const layerCount = doc.layers.length;
+  const config = named(imageName, () => parseImageConfig(configBytes, { layerCount }));
   const diffIds = config.rootfs.diff_ids;
   const chains = chainIds(diffIds);
   const existing = new Set(store.layers().map((l) => l.id));
@@ -331,7 +377,11 @@ async function unpackBlob(
     /* reported below */
   }
   const layer = `layer ${desc.digest}`;
-  if (res.error) {
+  // The extractor stopping early (EPIPE on our side) means it refused the content: its report says
+  // why. Any other stream failure (timeout, reset, lying registry) came first, and the extractor's
+  // "truncated" is only its consequence.
+  const refused = streamError === undefined || ['EPIPE', 'ERR_STREAM_PREMATURE_CLOSE'].includes((streamError as NodeJS.ErrnoException).code ?? '');
+  if (res.error && refused) {
     const entry = res.entry ? `: entry "${res.entry}"` : '';
     throw new TspodError('hostile-content', `pulling ${imageName}: ${layer}${entry}: ${res.error}`);
   }

@@ -110,6 +110,11 @@ export class Store {
     return acquire(this.lockPath(`layer-${id}`), { what: `layer ${id.slice(0, 12)}` });
   }
 
+  /** Per-image lock: held for a whole pull of that image. */
+  lockImage(id: string): Promise<Lock> {
+    return acquire(this.lockPath(`image-${id}`), { what: `image ${id.slice(0, 12)}` });
+  }
+
   // ---- reading -----------------------------------------------------------------------------
 
   images(): ImageRecord[] {
