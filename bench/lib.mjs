@@ -1,0 +1,286 @@
+// Shared helpers for tspod's benchmarks (plain ESM so that Node 20 runs it without a build step).
+//
+//   import { asUser, timeCmd, measure, median, ratio, printTable, writeResults } from './lib.mjs';
+//
+// Benchmarks run the *installed* tspod (and podman) as the unprivileged test user, the way users and
+// the e2e tests do. When the benchmark itself already runs as that user, commands run directly;
+// when it runs as root they go through runuser(1) with the user's HOME and XDG_RUNTIME_DIR.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hostname, cpus, release, totalmem } from 'node:os';
+
+export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+export const REPO_DIR = dirname(BENCH_DIR);
+export const RESULTS_DIR = join(BENCH_DIR, 'results');
+
+// ------------------------------------------------------------------------------------------------
+// command line
+
+/** Tiny `--name value` / `--flag` parser; `spec` maps names to defaults (booleans are flags). */
+export function parseArgs(argv, spec) {
+  const out = { ...spec, _: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) {
+      out._.push(a);
+      continue;
+    }
+    let [name, value] = a.slice(2).split(/=(.*)/s, 2);
+    const key = name.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
+    if (!(key in spec)) throw new Error(`unknown option --${name}`);
+    if (typeof spec[key] === 'boolean') {
+      out[key] = value === undefined ? true : value !== 'false';
+      continue;
+    }
+    if (value === undefined) {
+      if (i + 1 >= argv.length) throw new Error(`--${name} needs a value`);
+      value = argv[++i];
+    }
+    out[key] = typeof spec[key] === 'number' ? Number(value) : value;
+    if (typeof spec[key] === 'number' && !Number.isFinite(out[key])) throw new Error(`--${name}: not a number: ${value}`);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------
+// the test user
+
+export const BENCH_USER = process.env.BENCH_USER ?? 'tspodtest';
+
+function idOf(flag, user) {
+  return Number(execFileSync('id', [flag, user], { encoding: 'utf8' }).trim());
+}
+
+export const USER_UID = idOf('-u', BENCH_USER);
+export const USER_GID = idOf('-g', BENCH_USER);
+export const USER_HOME = process.env.BENCH_USER_HOME ?? (process.getuid() === USER_UID ? process.env.HOME : `/home/${BENCH_USER}`);
+export const USER_RUNTIME_DIR = `/run/user/${USER_UID}`;
+const USER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** argv that runs `argv` as the test user (unchanged when we already are that user). */
+export function asUser(argv, env = {}) {
+  const extra = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  if (process.getuid() === USER_UID) return extra.length ? ['env', ...extra, ...argv] : argv;
+  if (process.getuid() !== 0) throw new Error(`run the benchmarks as root or as ${BENCH_USER}`);
+  return [
+    'runuser', '-u', BENCH_USER, '--',
+    'env', `HOME=${USER_HOME}`, `XDG_RUNTIME_DIR=${USER_RUNTIME_DIR}`, `PATH=${USER_PATH}`, `USER=${BENCH_USER}`, `LOGNAME=${BENCH_USER}`,
+    ...extra, ...argv,
+  ];
+}
+
+/** A shell script run as the test user. */
+export function shAsUser(script, env) {
+  return asUser(['sh', '-c', script], env);
+}
+
+/** Single-quotes a string for sh. */
+export function shq(s) {
+  return `'${String(s).replace(/'/g, `'\\''`)}'`;
+}
+
+// ------------------------------------------------------------------------------------------------
+// running and timing commands
+
+/**
+ * Runs argv; resolves { code, signal, stdout, stderr, ms } (ms = wall clock from spawn to exit,
+ * measured with hrtime). Rejects on a non-zero exit unless `allowFail`. Output is captured (up to
+ * `maxOutput` bytes each) unless `inherit`.
+ */
+export function run(argv, { allowFail = false, inherit = false, maxOutput = 1 << 20, env, cwd = '/' } = {}) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(argv[0], argv.slice(1), {
+      stdio: inherit ? 'inherit' : ['ignore', 'pipe', 'pipe'],
+      env: env ?? process.env,
+      cwd,
+    });
+    let stdout = '';
+    let stderr = '';
+    if (!inherit) {
+      child.stdout.setEncoding('utf8').on('data', (d) => stdout.length < maxOutput && (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d) => stderr.length < maxOutput && (stderr += d));
+    }
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      const res = { code, signal, stdout, stderr, ms };
+      if ((code !== 0 || signal) && !allowFail) {
+        const err = new Error(`${argv.join(' ')}: exit ${code ?? signal}\n${stderr.trim().slice(-2000)}`);
+        err.result = res;
+        reject(err);
+      } else resolve(res);
+    });
+  });
+}
+
+const TIME_MARK = '__bench_time__';
+
+/**
+ * Like run(), but under /usr/bin/time: the result also has cpuMs = user + system CPU time of the
+ * whole waited-for process tree (less sensitive to other load on the machine than wall clock),
+ * userMs, sysMs and maxRssKiB. ms stays the wall clock measured here.
+ */
+export async function runTimed(argv, opts = {}) {
+  const res = await run(['/usr/bin/time', '-f', `${TIME_MARK} %e %U %S %M`, ...argv], { ...opts, allowFail: true });
+  const lines = res.stderr.split('\n');
+  const i = lines.findLastIndex((l) => l.startsWith(TIME_MARK));
+  if (i >= 0) {
+    const [, , user, sys, rss] = lines[i].split(' ');
+    res.userMs = Number(user) * 1000;
+    res.sysMs = Number(sys) * 1000;
+    res.cpuMs = res.userMs + res.sysMs;
+    res.maxRssKiB = Number(rss);
+    lines.splice(i, 1);
+    res.stderr = lines.join('\n');
+  }
+  // /usr/bin/time reports "Command exited with non-zero status N" on stderr, and exits with N
+  if ((res.code !== 0 || res.signal) && !opts.allowFail) {
+    const err = new Error(`${argv.join(' ')}: exit ${res.code ?? res.signal}\n${res.stderr.trim().slice(-2000)}`);
+    err.result = res;
+    throw err;
+  }
+  return res;
+}
+
+/** Wall-clock milliseconds of one run of argv (must exit 0). */
+export async function timeCmd(argv, opts) {
+  return (await run(argv, opts)).ms;
+}
+
+/**
+ * Repeated measurement of one case.
+ *   case: { name, prepare?(i) -> ctx, run(ctx, i) -> ms | {ms, cpuMs} | undefined, cleanup?(ctx, i) }
+ * prepare and cleanup are not timed. `run` returns the milliseconds it measured itself (optionally
+ * with the CPU milliseconds, see runTimed), or undefined to have the whole run() call timed.
+ * `warmup` runs are done first and discarded.
+ * Returns { name, samples: [ms...], cpu: [ms...], warmup: [ms...] } (cpu only when run() gave it).
+ */
+export async function measure(c, { runs = 5, warmup = 1, log = () => {} } = {}) {
+  const out = { name: c.name, samples: [], cpu: [], warmup: [] };
+  for (let i = 0; i < warmup + runs; i++) {
+    const { ms, cpuMs } = await measureOnce(c, i);
+    const isWarm = i < warmup;
+    if (isWarm) out.warmup.push(ms);
+    else {
+      out.samples.push(ms);
+      if (cpuMs !== undefined) out.cpu.push(cpuMs);
+    }
+    log(`${c.name} ${isWarm ? 'warm-up' : `run ${i - warmup + 1}/${runs}`}: ${fmtMs(ms)}${cpuMs !== undefined ? ` (cpu ${fmtMs(cpuMs)})` : ''}`);
+  }
+  return out;
+}
+
+/** One prepare/run/cleanup cycle; returns { ms, cpuMs? }. */
+export async function measureOnce(c, i = 0) {
+  const ctx = c.prepare ? await c.prepare(i) : undefined;
+  try {
+    const t0 = process.hrtime.bigint();
+    const self = await c.run(ctx, i);
+    if (typeof self === 'number') return { ms: self };
+    if (self && typeof self.ms === 'number') return { ms: self.ms, cpuMs: self.cpuMs };
+    return { ms: Number(process.hrtime.bigint() - t0) / 1e6 };
+  } finally {
+    if (c.cleanup) await c.cleanup(ctx, i);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// statistics and printing
+
+export function median(xs) {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function mean(xs) {
+  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
+}
+
+export function stdev(xs) {
+  if (xs.length < 2) return 0;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
+}
+
+export function stats(xs) {
+  return { n: xs.length, median: median(xs), mean: mean(xs), min: Math.min(...xs), max: Math.max(...xs), stdev: stdev(xs) };
+}
+
+export function fmtMs(ms) {
+  if (!Number.isFinite(ms)) return '-';
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`;
+}
+
+export function ratio(a, b) {
+  return Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : NaN;
+}
+
+export function fmtRatio(r) {
+  return Number.isFinite(r) ? `${r.toFixed(2)}x` : '-';
+}
+
+/** "0.62x PASS (<= 0.70x)" */
+export function verdict(r, target) {
+  if (!Number.isFinite(r)) return 'n/a';
+  return `${fmtRatio(r)} ${r <= target ? 'PASS' : 'MISS'} (<= ${target.toFixed(2)}x)`;
+}
+
+/** Prints rows (arrays of strings) as an aligned table under `head`. */
+export function printTable(head, rows, write = (s) => process.stdout.write(s)) {
+  const all = [head, ...rows].map((r) => r.map(String));
+  const w = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  const line = (r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join('  ') + '\n';
+  write(line(all[0]));
+  write(line(w.map((n) => '-'.repeat(n))));
+  for (const r of all.slice(1)) write(line(r));
+}
+
+// ------------------------------------------------------------------------------------------------
+// environment and results
+
+async function tryOut(argv) {
+  try {
+    return (await run(argv, { allowFail: true })).stdout.trim();
+  } catch {
+    return '';
+  }
+}
+
+/** What was measured on: host, kernel, cpu, versions, git revision. */
+export async function environment() {
+  const cpu = cpus();
+  return {
+    date: new Date().toISOString(),
+    host: hostname(),
+    kernel: release(),
+    cpu: `${cpu.length} x ${cpu[0]?.model ?? '?'}`,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    tspod: (await tryOut(['tspod', 'version', '--format', '{{.Client.Version}}'])) || (await tryOut(['tspod', '--version'])),
+    podman: await tryOut(['podman', '--version']),
+    git: await tryOut(['git', '-C', REPO_DIR, 'rev-parse', '--short', 'HEAD']),
+    gitDirty: (await tryOut(['git', '-C', REPO_DIR, 'status', '--porcelain', '--untracked-files=no'])) !== '',
+    loadavg: await tryOut(['cat', '/proc/loadavg']),
+  };
+}
+
+/** Writes bench/results/<name>-<timestamp>.json and <name>-latest.json; returns the path. */
+export function writeResults(name, data) {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const file = join(RESULTS_DIR, `${name}-${stamp}.json`);
+  const body = JSON.stringify(data, null, 2) + '\n';
+  writeFileSync(file, body);
+  writeFileSync(join(RESULTS_DIR, `${name}-latest.json`), body);
+  return file;
+}
+
+export function which(cmd) {
+  for (const d of USER_PATH.split(':')) if (existsSync(join(d, cmd))) return join(d, cmd);
+  return null;
+}
