@@ -254,7 +254,8 @@ export async function sendOnce(req: HttpRequest, opts: HttpOptions = {}): Promis
   const url = req.url;
   const isHttps = url.protocol === 'https:';
   if (!isHttps && url.protocol !== 'http:') throw new TspodError('unsupported', `unsupported URL scheme in ${url.href}`);
-  const headers: Record<string, string> = { 'user-agent': DEFAULT_USER_AGENT, ...req.headers };
+  // Host without a default port, as Go sends it (Node adds :443 when it dials through a tunnel).
+  const headers: Record<string, string> = { 'user-agent': DEFAULT_USER_AGENT, host: url.host, ...req.headers };
   if (Buffer.isBuffer(req.body)) headers['content-length'] = String(req.body.length);
   const proxy = proxyForUrl(url, opts.env ?? process.env);
   const hostname = url.hostname.replace(/^\[|\]$/g, '');
@@ -283,7 +284,8 @@ export async function sendOnce(req: HttpRequest, opts: HttpOptions = {}): Promis
       servername: net.isIP(hostname) ? undefined : hostname,
       rejectUnauthorized: !opts.insecureSkipVerify,
     });
-    options.agent = false;
+    // No agent: with one, Node ignores createConnection and dials the target itself.
+    options.agent = undefined;
     options.createConnection = () => tlsSocket;
   } else if (proxy) {
     options.host = proxy.hostname.replace(/^\[|\]$/g, '');

@@ -9,21 +9,10 @@
 
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { resumableBlobStream } from './blob-stream.js';
 import { TspodError } from '../errors.js';
 import type { Credentials } from './auth.js';
-import {
-  DEFAULT_USER_AGENT,
-  type HttpResponse,
-  backoffDelay,
-  discard,
-  isRetryableError,
-  networkError,
-  readBody,
-  sameOrigin,
-  send,
-  sleep,
-} from './http.js';
+import { resumableBlobStream } from './blob-stream.js';
+import { DEFAULT_USER_AGENT, type HttpResponse, discard, readBody, sameOrigin, send } from './http.js';
 import { MANIFEST_ACCEPT, MAX_JSON_DOCUMENT, cleanContentType } from './manifest.js';
 import { isSha256Digest, isValidRepositoryPath, isValidTag, validateDigest } from './reference.js';
 import {
