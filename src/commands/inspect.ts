@@ -16,6 +16,12 @@ export default defineCommand<{ names: string[]; format?: string; type: string }>
     const found: unknown[] = [];
     let exitCode = 0;
     for (const name of args.names) {
+      if (args.type === 'all' || args.type === 'container') {
+        if (engine.containerExists(name)) {
+          found.push(await engine.inspectContainer(name));
+          continue;
+        }
+      }
       const r = engine.inspectImages([name]);
       if (r.found.length && (args.type === 'all' || args.type === 'image')) found.push(r.found[0]);
       else {

@@ -2,6 +2,11 @@
 // Never imports yargs, never writes to stdout, never exits the process.
 import type { GlobalOptions } from '../cli/globals.js';
 import { Store } from '../storage/store.js';
+import { ContainerStore, type ContainerRecord } from '../storage/containers.js';
+import * as life from './lifecycle.js';
+import { inspectContainer } from './container-inspect.js';
+import { createContainer, type CreateOptions } from './create.js';
+import { lookupContainer, syncStates, renameContainer } from './containers.js';
 import { createContext, type EngineContext } from './context.js';
 import { loadRegistriesConf, type RegistriesConf } from '../image/registries.js';
 import * as images from './images.js';
@@ -16,6 +21,7 @@ export type { ImageSummary, RemoveReport } from './images.js';
 export class Engine {
   private storeCache?: Store;
   private registriesCache?: RegistriesConf;
+  private containerCache?: ContainerStore;
 
   private constructor(readonly ctx: EngineContext) {}
 
@@ -27,6 +33,11 @@ export class Engine {
   store(): Store {
     this.storeCache ??= Store.open({ graphRoot: this.ctx.graphRoot, runRoot: this.ctx.runRoot });
     return this.storeCache;
+  }
+
+  containers(): ContainerStore {
+    this.containerCache ??= new ContainerStore(this.store());
+    return this.containerCache;
   }
 
   registries(): RegistriesConf {
@@ -89,11 +100,101 @@ export class Engine {
   }
 
   removeImages(inputs: string[], opts: { force: boolean; all: boolean }): Promise<images.RemoveReport> {
-    return images.removeImages(this.store(), inputs, { ...opts, search: this.searchRegistries(), inUse: () => [] });
+    return images.removeImages(this.store(), inputs, { ...opts, search: this.searchRegistries(), inUse: (id) => this.imageUsers(id) });
   }
 
   pruneImages(opts: { all: boolean; filters: string[] }): Promise<string[]> {
-    return images.pruneImages(this.store(), { ...opts, inUse: () => [] });
+    return images.pruneImages(this.store(), { ...opts, inUse: (id) => this.imageUsers(id) });
+  }
+
+  // ---- containers --------------------------------------------------------------------------
+
+  createContainer(opts: CreateOptions, onPull?: (e: PullEvent) => void): Promise<ContainerRecord> {
+    return createContainer(this, opts, onPull);
+  }
+
+  /** Starts a container; with io, attaches first and resolves to its exit code (undefined: detached). */
+  startContainer(input: string, io?: life.AttachIO): Promise<number | undefined> {
+    return life.startContainer(this, input, io);
+  }
+
+  attachContainer(input: string, io: life.AttachIO): Promise<number | undefined> {
+    return life.attachContainer(this, input, io);
+  }
+
+  stopContainer(input: string, timeout?: number): Promise<ContainerRecord> {
+    return life.stopContainer(this, input, timeout);
+  }
+
+  killContainer(input: string, signal: string): Promise<ContainerRecord> {
+    return life.killContainer(this, input, signal);
+  }
+
+  waitContainer(input: string): Promise<number> {
+    return life.waitExitCode(this, input);
+  }
+
+  removeContainer(input: string, opts: { force: boolean; volumes: boolean; time?: number }): Promise<string> {
+    return life.removeContainer(this, input, opts);
+  }
+
+  cleanupContainer(input: string, rm: boolean): Promise<void> {
+    return life.cleanupContainer(this, input, { rm, fromExit: true });
+  }
+
+  /** All containers, with their state reconciled against the processes and exit files. */
+  listContainers(): Promise<ContainerRecord[]> {
+    return syncStates(this.containers());
+  }
+
+  async lookupContainer(input: string): Promise<ContainerRecord> {
+    await syncStates(this.containers());
+    return lookupContainer(this.containers(), input);
+  }
+
+  containerExists(input: string): boolean {
+    try {
+      lookupContainer(this.containers(), input);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  renameContainer(input: string, name: string): Promise<void> {
+    return renameContainer(this.containers(), input, name);
+  }
+
+  async inspectContainer(input: string): Promise<Record<string, unknown>> {
+    const c = await this.lookupContainer(input);
+    const img = this.store().images().find((i) => i.id === c.imageId);
+    return inspectContainer(this.containers(), c, img?.names[0] ?? c.imageName);
+  }
+
+  logPath(id: string): string {
+    return life.logPath(this.containers(), id);
+  }
+
+  /** Names of containers whose image is `id` (rmi refuses those without -f). */
+  imageUsers(id: string): string[] {
+    return this.containers()
+      .list()
+      .filter((c) => c.imageId === id)
+      .map((c) => c.id.slice(0, 12));
+  }
+
+  // ---- volumes ----------------------------------------------------------------------------
+
+  async ensureVolume(name?: string): Promise<{ name: string; mountpoint: string }> {
+    const v = await import('./volumes.js');
+    return v.ensureVolume(this.store(), name);
+  }
+
+  volumeUsers(name: string): string[] {
+    return this.containers()
+      .list()
+      .filter((c) => c.config.mounts.some((m) => m.type === 'volume' && m.name === name))
+      .map((c) => c.id);
   }
 
   // ---- registries --------------------------------------------------------------------------

@@ -115,6 +115,11 @@ export class Store {
     return acquire(this.lockPath(`image-${id}`), { what: `image ${id.slice(0, 12)}` });
   }
 
+  /** Per-container lock: cleanup, removal and start of one container never interleave. */
+  lockContainer(id: string): Promise<Lock> {
+    return acquire(this.lockPath(`container-${id}`), { what: `container ${id.slice(0, 12)}` });
+  }
+
   // ---- reading -----------------------------------------------------------------------------
 
   images(): ImageRecord[] {

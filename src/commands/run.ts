@@ -1,0 +1,53 @@
+import { writeFileSync } from 'node:fs';
+import { defineCommand } from '../cli/command.js';
+import { pullRenderer } from '../cli/progress.js';
+import { CREATE_FLAGS, createOptions } from './create-flags.js';
+
+export default defineCommand<{ image: string; command: string[]; detach: boolean; cidfile?: string; quiet?: boolean } & Record<string, unknown>>({
+  describe: 'Run a command in a new container',
+  positionals: [
+    { name: 'image', describe: 'image to run', required: true },
+    { name: 'command', describe: 'command and arguments', variadic: true },
+  ],
+  flags: {
+    ...CREATE_FLAGS,
+    detach: { type: 'boolean', alias: 'd', describe: 'Run container in background and print container ID' },
+    quiet: { type: 'boolean', alias: 'q', describe: 'Suppress output information when pulling images' },
+  },
+  haltAtNonOption: true,
+  examples: [
+    ['tspod run -it alpine:3.15 /bin/sh', 'an interactive shell'],
+    ['tspod run -d --name web alpine:3.15 sleep 1000', 'a container in the background'],
+  ],
+  async run(args, ctx) {
+    const engine = await ctx.engine();
+    const opts = createOptions(args, args.image, args.command ?? [], process.argv.slice(2));
+    const rec = await engine.createContainer(opts, pullRenderer(ctx.stderr, Boolean(args.quiet)));
+    if (args.cidfile) writeFileSync(args.cidfile, rec.id, { flag: 'wx' });
+    if (args.detach) {
+      try {
+        await engine.startContainer(rec.id);
+      } catch (e) {
+        if (opts.rm) await engine.removeContainer(rec.id, { force: true, volumes: false }).catch(() => {});
+        throw e;
+      }
+      return { stdout: `${rec.id}\n` };
+    }
+    let code: number | undefined;
+    try {
+      code = await engine.startContainer(rec.id, {
+        stdin: ctx.stdin,
+        stdout: ctx.stdout,
+        stderr: ctx.stderr,
+        interactive: opts.interactive,
+        detachKeys: opts.detachKeys,
+      });
+    } catch (e) {
+      if (opts.rm) await engine.removeContainer(rec.id, { force: true, volumes: false }).catch(() => {});
+      throw e;
+    }
+    if (code === undefined) return { exitCode: 0 }; // detached with the detach keys
+    if (opts.rm) await engine.removeContainer(rec.id, { force: true, volumes: false }).catch(() => {});
+    return { exitCode: code };
+  },
+});

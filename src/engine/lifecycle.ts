@@ -1,0 +1,599 @@
+// Running containers: prepare the root filesystem and bundle, start the monitor, attach, start,
+// wait, stop, kill, clean up after exit (unmount, runtime delete, --rm, restart policy).
+import { closeSync, constants as fsc, fstatSync, lchownSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, readlinkSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { hostname as hostHostname } from 'node:os';
+import { join } from 'node:path';
+import { TspodError } from '../errors.js';
+import { generateSpec, imageVolumeDestinations, specToJson, type RootfsView } from '../runtime/spec.js';
+import type { RootfsStat } from '../runtime/confine.js';
+import { spawnMonitor, connectAttach, demux, CTL_RESIZE } from '../runtime/monitor.js';
+import { runtimeDelete, runtimeKill, runtimeMessage, runtimeStart, runtimeState, type RuntimeRef } from '../runtime/oci.js';
+import { chooseRuntime, cgroupMode, findExecutable } from '../runtime/probe.js';
+import { mountRootfs, storageDriver, unmountRootfs } from '../storage/mount.js';
+import { ContainerStore, type ContainerRecord } from '../storage/containers.js';
+import { readSubids } from '../userns/subid.js';
+import { exitFile, lookupContainer, readExitCode, syncStates, monitorAlive } from './containers.js';
+import { helperPath } from './context.js';
+import type { Engine } from './index.js';
+import type { ImageConfigDoc } from './images.js';
+import type { Readable, Writable } from 'node:stream';
+
+export interface AttachIO {
+  stdin?: Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
+  stdout: Writable & { columns?: number; rows?: number; isTTY?: boolean };
+  stderr: Writable;
+  /** Forward stdin to the container. */
+  interactive: boolean;
+  detachKeys?: string;
+}
+
+export function runtimeFor(engine: Engine, rec?: ContainerRecord): RuntimeRef {
+  const choice = chooseRuntime(rec?.config.runtime ?? engine.ctx.runtime, engine.ctx.env);
+  return { path: choice.path, root: join(engine.ctx.runRoot, 'runtime') };
+}
+
+/** A RootfsView over a mounted root filesystem that is not running yet (no races to fear). */
+function viewOf(root: string): RootfsView {
+  const host = (p: string): string => join(root, p);
+  return {
+    lstat(p: string): RootfsStat | null {
+      try {
+        const st = lstatSync(host(p));
+        const type = st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';
+        return { type, size: st.size, mode: st.mode, uid: st.uid, gid: st.gid } as RootfsStat;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+        throw e;
+      }
+    },
+    readlink: (p: string) => readlinkSync(host(p)),
+    readFile(p: string, max: number): Buffer | null {
+      let fd: number;
+      try {
+        fd = openSync(host(p), fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+        if (code === 'ELOOP') throw new TspodError('hostile-content', `${p} in the container is a symlink`);
+        throw e;
+      }
+      try {
+        const st = fstatSync(fd);
+        if (!st.isFile()) throw new TspodError('hostile-content', `${p} in the container is not a regular file`);
+        if (st.size > max) throw new TspodError('hostile-content', `${p} in the container is larger than ${max} bytes`);
+        const buf = Buffer.alloc(st.size);
+        let off = 0;
+        while (off < buf.length) {
+          const n = readSync(fd, buf, off, buf.length - off, off);
+          if (n === 0) break;
+          off += n;
+        }
+        return buf.subarray(0, off);
+      } finally {
+        closeSync(fd);
+      }
+    },
+    mkdir(p: string, mode: number, owner?: { uid: number; gid: number }): void {
+      mkdirSync(host(p), { mode });
+      if (owner) {
+        try {
+          lchownSync(host(p), owner.uid, owner.gid);
+        } catch {
+          /* unmapped owner: keep root */
+        }
+      }
+    },
+  };
+}
+
+function etcFiles(cs: ContainerStore, rec: ContainerRecord, hostname: string): { hosts: string; resolvConf: string; hostname: string } {
+  const dir = join(cs.dir(rec.id), 'userdata');
+  const hosts = join(dir, 'hosts');
+  const resolv = join(dir, 'resolv.conf');
+  const hn = join(dir, 'hostname');
+  writeFileSync(hosts, `127.0.0.1\tlocalhost localhost.localdomain\n::1\tlocalhost localhost.localdomain\n127.0.1.1\t${hostname} ${rec.name}\n`);
+  let resolvText = '';
+  try {
+    resolvText = readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    /* none */
+  }
+  // A host resolver on loopback is unreachable from the container's own network namespace.
+  resolvText = resolvText
+    .split('\n')
+    .filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l))
+    .join('\n');
+  writeFileSync(resolv, resolvText.endsWith('\n') || resolvText === '' ? resolvText : `${resolvText}\n`);
+  writeFileSync(hn, `${hostname}\n`);
+  return { hosts, resolvConf: resolv, hostname: hn };
+}
+
+/** Mounts the root filesystem and writes the OCI bundle. Returns the bundle directory. */
+export async function prepareBundle(engine: Engine, rec: ContainerRecord): Promise<string> {
+  const store = engine.store();
+  const cs = engine.containers();
+  const img = store.images().find((i) => i.id === rec.imageId);
+  if (!img) throw new TspodError('no-such-image', `the image ${rec.imageId.slice(0, 12)} of container ${rec.name} is gone`);
+  const driver = await storageDriver(store, engine.ctx.storageDriver, engine.ctx.rootless);
+  const dir = cs.dir(rec.id);
+  cs.ensureDirs(rec.id);
+  const merged = join(dir, 'merged');
+  await mountRootfs(store, driver, { lowers: img.layers.map((l) => store.layerDiffDir(l)).reverse(), upper: join(dir, 'diff'), work: join(dir, 'work'), merged }, engine.ctx.rootless);
+  await cs.modify(rec.id, (c) => (c.state.mounted = true));
+  const imageConfig = (JSON.parse(store.imageConfig(rec.imageId).toString('utf8')) as ImageConfigDoc).config ?? {};
+  const cfg = rec.config;
+  const hostname = cfg.hostname ?? (cfg.network === 'host' ? hostHostname() : rec.id.slice(0, 12));
+  const uidRanges = engine.ctx.rootless ? readSubids('uid', engine.ctx.hostUid, undefined, engine.ctx.env) : [];
+  const gidRanges = engine.ctx.rootless ? readSubids('gid', engine.ctx.hostUid, undefined, engine.ctx.env) : [];
+  const binds = cfg.mounts
+    .filter((m) => m.type === 'bind' || m.type === 'volume')
+    .map((m) => ({ source: m.source, destination: m.destination, options: m.options }));
+  // Image VOLUMEs get anonymous volumes, created once per container and kept with it.
+  const imageVolumeSources: Record<string, string> = {};
+  for (const dst of imageVolumeDestinations(imageConfig as never)) {
+    let m = cfg.mounts.find((x) => x.destination === dst);
+    if (!m) {
+      const v = await engine.ensureVolume();
+      m = { type: 'volume', source: v.mountpoint, destination: dst, options: [], name: v.name };
+      const added = m;
+      await cs.modify(rec.id, (c) => c.config.mounts.push(added));
+      cfg.mounts.push(added);
+    }
+    imageVolumeSources[dst] = m.source;
+  }
+  const spec = generateSpec({
+    id: rec.id,
+    name: rec.name,
+    rootfs: merged,
+    view: viewOf(merged),
+    image: imageConfig as never,
+    command: cfg.command,
+    entrypoint: cfg.entrypoint === undefined ? undefined : cfg.entrypoint.length === 1 ? cfg.entrypoint[0] : cfg.entrypoint,
+    env: cfg.env,
+    hostEnv: engine.ctx.env,
+    workdir: cfg.workdir,
+    user: cfg.user,
+    groupAdd: cfg.groupAdd,
+    hostname,
+    hostHostname: hostHostname(),
+    tty: cfg.tty,
+    interactive: cfg.interactive,
+    readOnly: cfg.readOnly,
+    tmpfs: cfg.mounts.filter((m) => m.type === 'tmpfs').map((m) => (m.options.length ? `${m.destination}:${m.options.join(',')}` : m.destination)),
+    binds,
+    capAdd: cfg.capAdd,
+    capDrop: cfg.capDrop,
+    privileged: cfg.privileged,
+    securityOpt: cfg.securityOpt,
+    ulimits: cfg.ulimits,
+    shmSize: cfg.shmSize !== undefined ? String(cfg.shmSize) : undefined,
+    devices: cfg.devices,
+    init: cfg.init,
+    initPath: cfg.init ? (findExecutable('catatonit', engine.ctx.env) ?? '/usr/libexec/podman/catatonit') : undefined,
+    rootless: engine.ctx.rootless,
+    userns: cfg.userns,
+    rootlessIds: engine.ctx.rootless
+      ? { uid: engine.ctx.hostUid, gid: engine.ctx.hostGid, subUidSize: uidRanges.reduce((n, r) => n + r.count, 0), subGidSize: gidRanges.reduce((n, r) => n + r.count, 0) }
+      : undefined,
+    network: cfg.network === 'host' ? 'host' : 'none',
+    cgroupsAvailable: !engine.ctx.rootless,
+    cgroupsMode: cgroupMode(),
+    annotations: { ...cfg.annotations, 'io.container.manager': 'tspod' },
+    stopSignal: cfg.stopSignal,
+    etcFiles: etcFiles(cs, rec, hostname),
+    imageVolumeSources,
+    hostRlimits: hostRlimits(),
+    clampRlimitsToHost: true,
+  } as never);
+  const bundle = cs.runDir(rec.id);
+  mkdirSync(bundle, { recursive: true, mode: 0o700 });
+  writeFileSync(join(bundle, 'config.json'), specToJson(spec));
+  const proc = (spec as { process?: { args?: string[]; env?: string[]; cwd?: string; user?: { uid: number; gid: number } } }).process;
+  await cs.modify(rec.id, (c) => {
+    c.resolved = { args: proc?.args ?? [], env: proc?.env ?? [], cwd: proc?.cwd ?? '/', user: proc?.user ? `${proc.user.uid}:${proc.user.gid}` : '0:0' };
+  });
+  return bundle;
+}
+
+/** This process's RLIMIT_NOFILE and RLIMIT_NPROC (the runtime cannot raise them without CAP_SYS_RESOURCE). */
+function hostRlimits(): { nofile?: { soft: number; hard: number }; nproc?: { soft: number; hard: number } } {
+  const out: { nofile?: { soft: number; hard: number }; nproc?: { soft: number; hard: number } } = {};
+  try {
+    for (const line of readFileSync('/proc/self/limits', 'utf8').split('\n')) {
+      const m = /^Max (open files|processes)\s+(\S+)\s+(\S+)/.exec(line);
+      if (!m) continue;
+      const num = (v: string): number => (v === 'unlimited' ? 2 ** 53 - 1 : Number(v));
+      const lim = { soft: num(m[2]!), hard: num(m[3]!) };
+      if (m[1] === 'open files') out.nofile = lim;
+      else out.nproc = lim;
+    }
+  } catch {
+    /* no /proc */
+  }
+  return out;
+}
+
+function exitCommand(engine: Engine, rec: ContainerRecord): { cmd: string; args: string[] } {
+  const launcher = engine.ctx.env._TSPOD_LAUNCHER ?? helperPath(engine.ctx, 'tspod');
+  const args = ['--root', engine.ctx.graphRoot, '--runroot', engine.ctx.runRoot];
+  if (engine.ctx.storageDriver) args.push('--storage-driver', engine.ctx.storageDriver);
+  args.push('container', 'cleanup');
+  if (rec.config.autoRemove) args.push('--rm');
+  args.push(rec.id);
+  return { cmd: launcher, args };
+}
+
+/** How to reach a running container's monitor. */
+export function socketDir(cs: ContainerStore, id: string): string {
+  // Short: unix socket paths are limited to 107 bytes.
+  return join(cs.store.runRoot, 's', id.slice(0, 16));
+}
+
+/**
+ * Starts a created or exited container. With `io`, attaches before starting and returns the exit
+ * code when the container exits (undefined when the user detached).
+ */
+export async function startContainer(engine: Engine, input: string, io?: AttachIO): Promise<number | undefined> {
+  const cs = engine.containers();
+  let rec = lookupContainer(cs, input);
+  if (rec.state.status === 'running' && monitorAlive(rec)) {
+    if (!io) return undefined;
+    return attachContainer(engine, rec.id, io);
+  }
+  const rt = runtimeFor(engine, rec);
+  // A previous run's leftovers: runtime state and the exit file.
+  await runtimeDelete(rt, rec.id).catch(() => {});
+  rmSync(exitFile(cs, rec.id), { force: true });
+  const bundle = await prepareBundle(engine, rec);
+  rec = lookupContainer(cs, rec.id);
+  const sock = socketDir(cs, rec.id);
+  rmSync(sock, { recursive: true, force: true });
+  mkdirSync(sock, { recursive: true, mode: 0o700 });
+  mkdirSync(join(engine.ctx.runRoot, 'exits'), { recursive: true, mode: 0o700 });
+  const ex = exitCommand(engine, rec);
+  const mon = await spawnMonitor({
+    monitorPath: helperPath(engine.ctx, 'tspod-monitor'),
+    cid: rec.id,
+    bundle,
+    runtime: rt.path,
+    runtimeArgs: ['--root', rt.root],
+    logDriver: rec.config.logDriver,
+    logPath: rec.config.logDriver === 'k8s-file' ? logPath(cs, rec.id) : undefined,
+    logSizeMax: rec.config.logMaxSize,
+    exitDir: join(engine.ctx.runRoot, 'exits'),
+    socketDir: sock,
+    terminal: rec.config.tty,
+    stdin: rec.config.interactive,
+    exitCommand: ex.cmd,
+    exitCommandArgs: ex.args,
+    pidfile: join(sock, 'monitor.pid'),
+    env: engine.ctx.env,
+  });
+  let attached: Awaited<ReturnType<typeof attachStreams>> | undefined;
+  try {
+    if (io) attached = await attachStreams(sock, io, rec.config.tty);
+    mon.startPipe.end('s');
+    const ev = await mon.events.next();
+    if (!ev || ev.event === 'error' || ev.event === 'exited') {
+      const msg = ev && ev.event === 'error' ? ev.message : 'the container monitor exited before the container was created';
+      throw classifyStartError(msg);
+    }
+    await runtimeStart(rt, rec.id);
+    await cs.modify(rec.id, (c) => {
+      c.state.status = 'running';
+      c.state.pid = ev.event === 'created' || ev.event === 'started' ? ev.pid : 0;
+      c.state.monitorPid = mon.monitorPid;
+      c.state.startedAt = new Date().toISOString();
+      c.state.finishedAt = undefined;
+      c.state.exitCode = 0;
+      c.state.stoppedByUser = false;
+      c.state.restartCount += 1;
+    });
+  } catch (e) {
+    attached?.close();
+    mon.events.close();
+    await runtimeDelete(rt, rec.id).catch(() => {});
+    await cs.modify(rec.id, (c) => {
+      c.state.status = 'exited';
+      c.state.exitCode = e instanceof TspodError && (e.exitCode === 126 || e.exitCode === 127) ? e.exitCode : 125;
+      c.state.error = (e as Error).message;
+      c.state.finishedAt = new Date().toISOString();
+    });
+    await cleanupContainer(engine, rec.id, { rm: false, fromExit: false }).catch(() => {});
+    throw e;
+  }
+  if (!attached) {
+    mon.events.close();
+    return undefined;
+  }
+  const detached = await attached.done;
+  if (detached) {
+    mon.events.close();
+    return undefined;
+  }
+  // The container exited: its code comes in the event, or in the exit file.
+  let code: number | undefined;
+  const ev = await Promise.race([mon.events.next(), new Promise<undefined>((r) => setTimeout(r, 15_000))]);
+  if (ev && ev.event === 'exited') code = ev.exitCode;
+  mon.events.close();
+  code ??= await waitExitCode(engine, rec.id);
+  return code;
+}
+
+/** runc's "executable file not found" and "permission denied" map to 127 and 126, as in podman. */
+function classifyStartError(raw: string): TspodError {
+  const msg = runtimeMessage(raw);
+  if (/executable file not found|no such file or directory/i.test(msg) && /exec/i.test(msg)) {
+    return new TspodError('command-not-found', `${msg.replace(/\s+$/, '')}: OCI runtime attempted to invoke a command that was not found`);
+  }
+  if (/permission denied/i.test(msg) && /exec/i.test(msg)) {
+    return new TspodError('cannot-invoke', `${msg.replace(/\s+$/, '')}: OCI permission denied`);
+  }
+  return new TspodError('runtime', msg.trim() || 'the OCI runtime failed to create the container');
+}
+
+export function logPath(cs: ContainerStore, id: string): string {
+  return join(cs.dir(id), 'userdata', 'ctr.log');
+}
+
+function parseDetachKeys(spec: string | undefined): number[] {
+  const s = spec ?? 'ctrl-p,ctrl-q';
+  if (s === '') return [];
+  return s.split(',').map((k) => {
+    const m = /^ctrl-([a-z@[\\\]^_])$/.exec(k);
+    if (m) return m[1]!.charCodeAt(0) & 0x1f;
+    if (k.length === 1) return k.charCodeAt(0);
+    throw new TspodError('invalid-argument', `invalid detach keys: ${s}`, { hint: 'Use a sequence like ctrl-p,ctrl-q' });
+  });
+}
+
+/** Connects to the monitor and wires the streams. done resolves true when the user detached. */
+async function attachStreams(sock: string, io: AttachIO, tty: boolean): Promise<{ done: Promise<boolean>; close: () => void }> {
+  const s = await connectAttach(sock);
+  const keys = parseDetachKeys(io.detachKeys);
+  let detached = false;
+  let matched = 0;
+  const stdin = io.interactive ? io.stdin : undefined;
+  const raw = Boolean(tty && stdin?.isTTY && stdin.setRawMode);
+  if (raw) stdin!.setRawMode!(true);
+  const resize = (): void => {
+    const rows = io.stdout.rows;
+    const cols = io.stdout.columns;
+    if (!rows || !cols) return;
+    try {
+      const fd = openSync(join(sock, 'ctl'), fsc.O_WRONLY | fsc.O_NONBLOCK);
+      try {
+        writeSync(fd, `${CTL_RESIZE} ${rows} ${cols}\n`);
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      /* the monitor is gone */
+    }
+  };
+  if (tty) {
+    resize();
+    process.on('SIGWINCH', resize);
+  }
+  const onData = (d: Buffer): void => {
+    if (keys.length && tty) {
+      for (const b of d) {
+        if (b === keys[matched]) {
+          matched++;
+          if (matched === keys.length) {
+            detached = true;
+            s.destroy();
+            return;
+          }
+        } else matched = b === keys[0] ? 1 : 0;
+      }
+    }
+    s.write(d);
+  };
+  if (stdin) {
+    stdin.on('data', onData);
+    stdin.on('end', () => s.end());
+    stdin.resume();
+  }
+  const restore = (): void => {
+    if (raw) stdin!.setRawMode!(false);
+    if (stdin) {
+      stdin.off('data', onData);
+      stdin.pause();
+    }
+    if (tty) process.off('SIGWINCH', resize);
+  };
+  const done = demux(s, io.stdout, io.stderr).then(() => {
+    restore();
+    return detached;
+  });
+  return {
+    done,
+    close: () => {
+      restore();
+      s.destroy();
+    },
+  };
+}
+
+export async function attachContainer(engine: Engine, input: string, io: AttachIO): Promise<number | undefined> {
+  const cs = engine.containers();
+  const rec = lookupContainer(cs, input);
+  if (rec.state.status !== 'running') {
+    throw new TspodError('invalid-argument', `you can only attach to running containers: container state improper`);
+  }
+  const a = await attachStreams(socketDir(cs, rec.id), io, rec.config.tty);
+  if (await a.done) return undefined;
+  return waitExitCode(engine, rec.id);
+}
+
+/** Waits until the container has exited and returns its exit code. */
+export async function waitExitCode(engine: Engine, input: string, timeoutMs = Infinity): Promise<number> {
+  const cs = engine.containers();
+  const rec = lookupContainer(cs, input);
+  const deadline = Date.now() + timeoutMs;
+  let delay = 10;
+  for (;;) {
+    const code = readExitCode(cs, rec.id);
+    if (code !== undefined) return code;
+    const cur = cs.get(rec.id);
+    if (!cur) throw new TspodError('no-such-container', `no container with ID ${rec.id} found: no such container`);
+    if (cur.state.status !== 'running' && cur.state.status !== 'paused') return cur.state.exitCode;
+    if (!monitorAlive(cur)) {
+      const list = await syncStates(cs);
+      const c = list.find((x) => x.id === rec.id);
+      if (c && c.state.status === 'exited') return readExitCode(cs, rec.id) ?? c.state.exitCode;
+    }
+    if (Date.now() > deadline) throw new TspodError('runtime', `timed out waiting for container ${rec.name}`);
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(100, delay * 2);
+  }
+}
+
+export async function killContainer(engine: Engine, input: string, signal: string): Promise<ContainerRecord> {
+  const cs = engine.containers();
+  const rec = lookupContainer(cs, input);
+  if (rec.state.status !== 'running' && rec.state.status !== 'paused') {
+    throw new TspodError('invalid-argument', `can only kill running containers. ${rec.id} is in state ${rec.state.status}: container state improper`);
+  }
+  await cs.modify(rec.id, (c) => (c.state.stoppedByUser = true));
+  await runtimeKill(runtimeFor(engine, rec), rec.id, normalizeSignal(signal));
+  return rec;
+}
+
+export function normalizeSignal(sig: string): string {
+  const s = sig.toUpperCase().replace(/^SIG/, '');
+  if (/^\d+$/.test(s)) {
+    const n = Number(s);
+    if (n < 1 || n > 64) throw new TspodError('invalid-argument', `invalid signal: ${sig}`);
+    return String(n);
+  }
+  const known = ['HUP', 'INT', 'QUIT', 'ILL', 'TRAP', 'ABRT', 'BUS', 'FPE', 'KILL', 'USR1', 'SEGV', 'USR2', 'PIPE', 'ALRM', 'TERM', 'STKFLT', 'CHLD', 'CONT', 'STOP', 'TSTP', 'TTIN', 'TTOU', 'URG', 'XCPU', 'XFSZ', 'VTALRM', 'PROF', 'WINCH', 'IO', 'PWR', 'SYS'];
+  if (!known.includes(s) && !/^RTMIN(\+\d+)?$|^RTMAX(-\d+)?$/.test(s)) throw new TspodError('invalid-argument', `invalid signal: ${sig}`);
+  return `SIG${s}`;
+}
+
+/** stop: the stop signal, then SIGKILL after the timeout; returns once it has exited. */
+export async function stopContainer(engine: Engine, input: string, timeoutSec?: number): Promise<ContainerRecord> {
+  const cs = engine.containers();
+  const rec = lookupContainer(cs, input);
+  if (rec.state.status !== 'running' && rec.state.status !== 'paused') return rec;
+  await cs.modify(rec.id, (c) => (c.state.stoppedByUser = true));
+  const rt = runtimeFor(engine, rec);
+  const imageCfg = safeImageConfig(engine, rec);
+  const sig = normalizeSignal(rec.config.stopSignal ?? (imageCfg.StopSignal as string | undefined) ?? 'SIGTERM');
+  const timeout = timeoutSec ?? rec.config.stopTimeout;
+  if (timeout > 0) {
+    await runtimeKill(rt, rec.id, sig);
+    try {
+      await waitExitCode(engine, rec.id, timeout * 1000);
+      await waitStopped(engine, rec.id);
+      return rec;
+    } catch {
+      /* still running: kill it */
+    }
+  }
+  await runtimeKill(rt, rec.id, 'SIGKILL', true).catch(() => runtimeKill(rt, rec.id, 'SIGKILL'));
+  await waitExitCode(engine, rec.id, 30_000);
+  await waitStopped(engine, rec.id);
+  return rec;
+}
+
+/** After the exit code is known, the exit command unmounts; make the record say exited either way. */
+async function waitStopped(engine: Engine, _id: string): Promise<void> {
+  await syncStates(engine.containers());
+}
+
+function safeImageConfig(engine: Engine, rec: ContainerRecord): Record<string, unknown> {
+  try {
+    return (JSON.parse(engine.store().imageConfig(rec.imageId).toString('utf8')) as ImageConfigDoc).config ?? {};
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * What happens after a container's process exits (the monitor's exit command, and rm/stop paths):
+ * record the exit, unmount, drop the runtime's state, then --rm or the restart policy.
+ */
+export async function cleanupContainer(engine: Engine, input: string, opts: { rm: boolean; fromExit: boolean }): Promise<void> {
+  const cs = engine.containers();
+  const rec = cs.list().find((c) => c.id === input || c.name === input) ?? lookupContainer(cs, input);
+  const lock = await cs.store.lockContainer(rec.id);
+  try {
+    await syncStates(cs);
+    const cur = cs.get(rec.id);
+    if (!cur) return;
+    if (cur.state.status === 'running' && monitorAlive(cur)) {
+      const st = await runtimeState(runtimeFor(engine, cur), cur.id);
+      if (st && st.status === 'running') return; // not ours to clean: it still runs
+    }
+    await unmountRootfs(join(cs.dir(cur.id), 'merged')).catch(() => {});
+    await runtimeDelete(runtimeFor(engine, cur), cur.id).catch(() => {});
+    const after = await cs.modify(cur.id, (c) => {
+      c.state.mounted = false;
+      if (c.state.status === 'running' || c.state.status === 'paused') {
+        c.state.status = 'exited';
+        c.state.exitCode = readExitCode(cs, c.id) ?? c.state.exitCode;
+        c.state.finishedAt ??= new Date().toISOString();
+      }
+    });
+    if (!after) return;
+    if (opts.rm || after.config.autoRemove) {
+      await removeRecord(engine, after.id);
+      return;
+    }
+    if (opts.fromExit && shouldRestart(after)) {
+      lock.release();
+      await startContainer(engine, after.id).catch(() => {});
+      return;
+    }
+  } finally {
+    lock.release();
+  }
+}
+
+function shouldRestart(c: ContainerRecord): boolean {
+  const p = c.config.restartPolicy;
+  if (c.state.stoppedByUser) return false;
+  if (p.name === 'always' || p.name === 'unless-stopped') return true;
+  if (p.name === 'on-failure') return c.state.exitCode !== 0 && (p.maxRetries === 0 || c.state.restartCount <= p.maxRetries);
+  return false;
+}
+
+export async function removeRecord(engine: Engine, id: string): Promise<void> {
+  const cs = engine.containers();
+  await cs.update((items) => {
+    const i = items.findIndex((c) => c.id === id);
+    if (i >= 0) items.splice(i, 1);
+  });
+  cs.removeDirs(id);
+  rmSync(exitFile(cs, id), { force: true });
+}
+
+/** rm: refuses running containers unless forced; forced ones are killed first. */
+export async function removeContainer(engine: Engine, input: string, opts: { force: boolean; volumes: boolean; time?: number }): Promise<string> {
+  const cs = engine.containers();
+  const rec = lookupContainer(cs, input);
+  await syncStates(cs);
+  const cur = cs.get(rec.id)!;
+  if ((cur.state.status === 'running' || cur.state.status === 'paused') && monitorAlive(cur)) {
+    if (!opts.force) {
+      throw new TspodError(
+        'invalid-argument',
+        `cannot remove container ${cur.id} as it is running - running or paused containers cannot be removed without force: container state improper`,
+        { exitCode: 2 },
+      );
+    }
+    await stopContainer(engine, cur.id, opts.time ?? 0);
+  }
+  const lock = await cs.store.lockContainer(rec.id);
+  try {
+    await unmountRootfs(join(cs.dir(rec.id), 'merged')).catch(() => {});
+    await runtimeDelete(runtimeFor(engine, rec), rec.id).catch(() => {});
+    await removeRecord(engine, rec.id);
+  } finally {
+    lock.release();
+  }
+  return rec.id;
+}

@@ -1,0 +1,91 @@
+// The OCI runtime driver: the verbs tspod calls directly (start, kill, delete, state, pause).
+// crun and runc take the same arguments for these. `create` is the monitor's job.
+import { execFile } from 'node:child_process';
+import { TspodError } from '../errors.js';
+
+export interface RuntimeRef {
+  path: string;
+  /** Where the runtime keeps its state (--root). */
+  root: string;
+}
+
+export function runtimeArgs(rt: RuntimeRef): string[] {
+  return ['--root', rt.root];
+}
+
+function call(rt: RuntimeRef, args: string[], timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(rt.path, [...runtimeArgs(rt), ...args], { timeout: timeoutMs, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr).trim() });
+    });
+  });
+}
+
+/**
+ * The message users need from a runtime's stderr: runc logs logrus lines (`time=... level=error
+ * msg="..."`) or JSON; warnings are dropped, error messages kept.
+ */
+export function runtimeMessage(stderr: string): string {
+  const msgs: string[] = [];
+  for (const line of stderr.split('\n')) {
+    const l = line.trim();
+    if (!l) continue;
+    try {
+      const j = JSON.parse(l) as { msg?: string; level?: string };
+      if ((j.level === 'error' || j.level === 'fatal') && j.msg) msgs.push(j.msg);
+      continue;
+    } catch {
+      /* not JSON */
+    }
+    const level = /\blevel=(\w+)/.exec(l)?.[1];
+    if (level === undefined) {
+      msgs.push(l);
+      continue;
+    }
+    if (level !== 'error' && level !== 'fatal') continue;
+    const m = /\bmsg="((?:[^"\\]|\\.)*)"/.exec(l);
+    msgs.push(m ? m[1]!.replace(/\\(.)/g, '$1') : l);
+  }
+  return msgs.join('; ') || stderr.trim();
+}
+
+export async function runtimeStart(rt: RuntimeRef, id: string): Promise<void> {
+  const r = await call(rt, ['start', id]);
+  if (r.code !== 0) throw new TspodError('runtime', `starting container ${id}: ${runtimeMessage(r.stderr)}`);
+}
+
+export async function runtimeKill(rt: RuntimeRef, id: string, signal: string, all = false): Promise<void> {
+  const r = await call(rt, ['kill', ...(all ? ['--all'] : []), id, signal]);
+  if (r.code !== 0 && !/not running|does not exist|process already finished/i.test(r.stderr)) {
+    throw new TspodError('runtime', `sending signal ${signal} to container ${id.slice(0, 12)}: ${runtimeMessage(r.stderr)}`);
+  }
+}
+
+export async function runtimeDelete(rt: RuntimeRef, id: string): Promise<void> {
+  const r = await call(rt, ['delete', '--force', id]);
+  if (r.code !== 0 && !/does not exist|not exist/i.test(r.stderr)) {
+    throw new TspodError('runtime', `removing container ${id.slice(0, 12)} from the runtime: ${runtimeMessage(r.stderr)}`);
+  }
+}
+
+export async function runtimePause(rt: RuntimeRef, id: string, resume: boolean): Promise<void> {
+  const r = await call(rt, [resume ? 'resume' : 'pause', id]);
+  if (r.code !== 0) {
+    const msg = runtimeMessage(r.stderr);
+    throw new TspodError('unsupported', `${resume ? 'unpausing' : 'pausing'} container ${id.slice(0, 12)}: ${msg}`, {
+      hint: /cgroup|freezer|permission/i.test(msg) ? 'Rootless pause needs cgroups v2 with delegation; this host does not provide it' : undefined,
+    });
+  }
+}
+
+export async function runtimeState(rt: RuntimeRef, id: string): Promise<{ status: string; pid: number } | undefined> {
+  const r = await call(rt, ['state', id], 10_000);
+  if (r.code !== 0) return undefined;
+  try {
+    const j = JSON.parse(r.stdout) as { status: string; pid: number };
+    return { status: j.status, pid: j.pid };
+  } catch {
+    return undefined;
+  }
+}

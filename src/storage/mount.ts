@@ -1,0 +1,124 @@
+// Container root filesystems: native overlayfs inside the user namespace (userxattr) when the
+// kernel allows it, else fuse-overlayfs, else a vfs copy. The probe runs once per store and its
+// answer is remembered in <graphroot>/driver.json.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { readJson, writeFileAtomic } from './atomic.js';
+import { TspodError } from '../errors.js';
+import type { Store } from './store.js';
+
+export type Driver = 'overlay' | 'fuse-overlayfs' | 'vfs';
+
+function run(cmd: string, args: string[], cwd?: string): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { cwd, timeout: 30_000 }, (err, _stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      resolve({ code, stderr: String(stderr).trim() });
+    });
+  });
+}
+
+export function isMounted(path: string): boolean {
+  try {
+    const info = readFileSync('/proc/self/mountinfo', 'utf8');
+    const esc = path.replace(/ /g, '\\040');
+    return info.split('\n').some((l) => l.split(' ')[4] === esc);
+  } catch {
+    return false;
+  }
+}
+
+/** Tries a real overlay mount in a scratch directory. */
+async function probeOverlay(store: Store, rootless: boolean): Promise<boolean> {
+  const dir = store.newStaging('probe');
+  try {
+    for (const d of ['lower', 'upper', 'work', 'merged']) mkdirSync(join(dir, d));
+    const opts = `lowerdir=lower,upperdir=upper,workdir=work${rootless ? ',userxattr' : ''}`;
+    const r = await run('mount', ['-t', 'overlay', 'overlay', '-o', opts, 'merged'], dir);
+    if (r.code !== 0) return false;
+    await run('umount', [join(dir, 'merged')]);
+    return true;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function probeFuse(): Promise<boolean> {
+  const r = await run('fuse-overlayfs', ['--version']);
+  return r.code === 0 && existsSync('/dev/fuse');
+}
+
+/** The storage driver for this store: the user's choice, else the remembered probe, else a new probe. */
+export async function storageDriver(store: Store, requested: string | undefined, rootless: boolean): Promise<Driver> {
+  if (requested) {
+    if (requested !== 'overlay' && requested !== 'fuse-overlayfs' && requested !== 'vfs') {
+      throw new TspodError('invalid-argument', `unknown storage driver "${requested}"`, { hint: 'Use overlay, fuse-overlayfs or vfs' });
+    }
+    return requested;
+  }
+  const file = join(store.graphRoot, 'driver.json');
+  const saved = readJson<{ driver?: Driver }>(file, {});
+  if (saved.driver) return saved.driver;
+  const driver: Driver = (await probeOverlay(store, rootless)) ? 'overlay' : (await probeFuse()) ? 'fuse-overlayfs' : 'vfs';
+  writeFileAtomic(file, JSON.stringify({ driver, probed: new Date().toISOString() }));
+  return driver;
+}
+
+export interface RootfsLayout {
+  /** Layer diff dirs, top first. */
+  lowers: string[];
+  upper: string;
+  work: string;
+  merged: string;
+}
+
+/**
+ * Mounts a container's root filesystem at layout.merged. Lower dirs are passed relative to the
+ * store's overlay directory (the mount runs there) so long layer chains fit in one page of options.
+ */
+export async function mountRootfs(store: Store, driver: Driver, l: RootfsLayout, rootless: boolean): Promise<void> {
+  if (isMounted(l.merged)) return;
+  const base = join(store.graphRoot, 'overlay');
+  if (driver === 'vfs') {
+    // A copy of every layer, bottom first, into the upper dir, done once.
+    const marker = join(l.upper, '..', '.vfs-populated');
+    if (!existsSync(marker)) {
+      const { applyLayersCopy } = await import('./vfs.js');
+      await applyLayersCopy([...l.lowers].reverse(), l.upper);
+      writeFileAtomic(marker, '');
+    }
+    const r = await run('mount', ['--bind', l.upper, l.merged]);
+    if (r.code !== 0) throw new TspodError('storage', `mounting the root filesystem: ${r.stderr}`);
+    return;
+  }
+  const lower = l.lowers.length ? l.lowers.map((d) => relative(base, d)).join(':') : undefined;
+  if (!lower) {
+    // overlay needs a lower dir: an empty one for images with no layers
+    mkdirSync(join(l.upper, '..', 'empty'), { recursive: true });
+  }
+  const lowerOpt = lower ?? relative(base, join(l.upper, '..', 'empty'));
+  if (driver === 'fuse-overlayfs') {
+    const r = await run('fuse-overlayfs', ['-o', `lowerdir=${lowerOpt},upperdir=${l.upper},workdir=${l.work},squash_to_root=0`, l.merged], base);
+    if (r.code !== 0) throw new TspodError('storage', `mounting the root filesystem with fuse-overlayfs: ${r.stderr}`);
+    return;
+  }
+  const opts = `lowerdir=${lowerOpt},upperdir=${l.upper},workdir=${l.work}${rootless ? ',userxattr' : ''}`;
+  const r = await run('mount', ['-t', 'overlay', 'overlay', '-o', opts, l.merged], base);
+  if (r.code !== 0) {
+    throw new TspodError('storage', `mounting the root filesystem (overlay): ${r.stderr}`, {
+      hint: 'Try --storage-driver fuse-overlayfs or vfs',
+    });
+  }
+}
+
+export async function unmountRootfs(merged: string): Promise<void> {
+  if (!isMounted(merged)) return;
+  const r = await run('umount', [merged]);
+  if (r.code !== 0 && isMounted(merged)) {
+    const lazy = await run('umount', ['-l', merged]);
+    if (lazy.code !== 0) throw new TspodError('storage', `unmounting ${merged}: ${r.stderr}`);
+  }
+}
+
+
