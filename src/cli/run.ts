@@ -114,6 +114,8 @@ async function parseFor(spec: CommandSpec<any>, path: string, rest: string[]): P
       'strip-dashed': false,
       // Podman has --no-trunc, --no-cache...: a leading no- is part of the flag's name.
       'boolean-negation': false,
+      // `-l a=b myvol`: a list flag takes one value per occurrence, as with cobra.
+      'greedy-arrays': false,
     })
     .strictOptions()
     .wrap(Math.min(120, process.stdout.columns ?? 100))

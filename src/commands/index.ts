@@ -40,6 +40,12 @@ export const COMMANDS: CommandEntry[] = [
   { paths: ['rename', 'container rename'], describe: 'Rename an existing container', load: () => import('./rename.js') },
   { paths: ['container exists'], describe: 'Check if a container exists in local storage', load: () => import('./container-exists.js') },
   { paths: ['container cleanup'], describe: 'Clean up network and mountpoints of one or more containers', load: () => import('./container-cleanup.js') },
+  { paths: ['volume create'], describe: 'Create a new volume', group: 'volume', load: () => import('./volume-create.js') },
+  { paths: ['volume ls', 'volume list'], describe: 'List volumes', group: 'volume', load: () => import('./volume-ls.js') },
+  { paths: ['volume inspect'], describe: 'Display detailed information on one or more volumes', group: 'volume', load: () => import('./volume-inspect.js') },
+  { paths: ['volume rm', 'volume remove'], describe: 'Remove one or more volumes', group: 'volume', load: () => import('./volume-rm.js') },
+  { paths: ['volume prune'], describe: 'Remove all unused volumes', group: 'volume', load: () => import('./volume-prune.js') },
+  { paths: ['volume exists'], describe: 'Check if a volume exists', group: 'volume', load: () => import('./volume-exists.js') },
   { paths: ['unshare'], describe: 'Run a command in a modified user namespace', load: () => import('./unshare.js') },
 ];
 

@@ -561,14 +561,23 @@ function shouldRestart(c: ContainerRecord): boolean {
   return false;
 }
 
-export async function removeRecord(engine: Engine, id: string): Promise<void> {
+/** Drops a container's record and directories; with `volumes`, its anonymous volumes too. */
+export async function removeRecord(engine: Engine, id: string, volumes = false): Promise<void> {
   const cs = engine.containers();
-  await cs.update((items) => {
+  const removed = await cs.update((items) => {
     const i = items.findIndex((c) => c.id === id);
-    if (i >= 0) items.splice(i, 1);
+    return i >= 0 ? items.splice(i, 1)[0] : undefined;
   });
   cs.removeDirs(id);
   rmSync(exitFile(cs, id), { force: true });
+  rmSync(socketDir(cs, id), { recursive: true, force: true });
+  if (removed && (volumes || removed.config.autoRemove)) {
+    const names = removed.config.mounts.filter((m) => m.type === 'volume' && m.name).map((m) => m.name!);
+    if (names.length) {
+      const { removeAnonymousVolumes } = await import('./volumes.js');
+      await removeAnonymousVolumes(engine.store(), names, (n) => engine.volumeUsers(n));
+    }
+  }
 }
 
 /** rm: refuses running containers unless forced; forced ones are killed first. */
@@ -591,7 +600,7 @@ export async function removeContainer(engine: Engine, input: string, opts: { for
   try {
     await unmountRootfs(join(cs.dir(rec.id), 'merged')).catch(() => {});
     await runtimeDelete(runtimeFor(engine, rec), rec.id).catch(() => {});
-    await removeRecord(engine, rec.id);
+    await removeRecord(engine, rec.id, opts.volumes);
   } finally {
     lock.release();
   }
