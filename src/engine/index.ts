@@ -99,7 +99,21 @@ export class Engine {
     return images.untagImage(this.store(), input, names, this.searchRegistries());
   }
 
-  removeImages(inputs: string[], opts: { force: boolean; all: boolean }): Promise<images.RemoveReport> {
+  async removeImages(inputs: string[], opts: { force: boolean; all: boolean }): Promise<images.RemoveReport> {
+    if (opts.force) {
+      // podman rmi -f removes the containers that use the image first.
+      const ids = new Set<string>();
+      for (const input of opts.all ? this.store().images().map((i) => i.id) : inputs) {
+        try {
+          ids.add(images.lookupImage(this.store(), input, this.searchRegistries()).id);
+        } catch {
+          /* reported by removeImages */
+        }
+      }
+      for (const c of this.containers().list()) {
+        if (ids.has(c.imageId)) await this.removeContainer(c.id, { force: true, volumes: false, time: 0 });
+      }
+    }
     return images.removeImages(this.store(), inputs, { ...opts, search: this.searchRegistries(), inUse: (id) => this.imageUsers(id) });
   }
 
@@ -120,6 +134,18 @@ export class Engine {
 
   attachContainer(input: string, io: life.AttachIO): Promise<number | undefined> {
     return life.attachContainer(this, input, io);
+  }
+
+  /** Runs a process in a running container; with io, attached (resolves when it exits). */
+  async execContainer(input: string, opts: import('./exec.js').ExecOptions, io?: life.AttachIO): Promise<import('./exec.js').ExecResult> {
+    const { execContainer } = await import('./exec.js');
+    return execContainer(this, input, opts, io);
+  }
+
+  /** The processes of a running container, read from the host's /proc. */
+  async topContainer(input: string, descriptors: string[]): Promise<import('./top.js').TopResult> {
+    const { topContainer } = await import('./top.js');
+    return topContainer(this, input, descriptors);
   }
 
   stopContainer(input: string, timeout?: number): Promise<ContainerRecord> {

@@ -43,6 +43,15 @@ function osRelease(): string {
   }
 }
 
+/** The storage driver the first container's probe chose (src/storage/mount.ts). */
+function probedDriver(graphRoot: string): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(`${graphRoot}/driver.json`, 'utf8')) as { driver?: string }).driver;
+  } catch {
+    return undefined;
+  }
+}
+
 function fsType(path: string): string {
   const names: Record<number, string> = { 0xef53: 'extfs', 0x58465342: 'xfs', 0x9123683e: 'btrfs', 0x01021994: 'tmpfs', 0x794c7630: 'overlayfs' };
   try {
@@ -96,7 +105,7 @@ export async function systemInfo(ctx: EngineContext, store: Store | undefined, r
     registries: regs,
     store: {
       configFile: ctx.conf.files[ctx.conf.files.length - 1] ?? '',
-      graphDriverName: ctx.storageDriver ?? 'overlay',
+      graphDriverName: ctx.storageDriver ?? probedDriver(ctx.graphRoot) ?? 'overlay',
       graphRoot: ctx.graphRoot,
       graphRootAllocated: 0,
       graphStatus: { 'Backing Filesystem': fsType(ctx.graphRoot), 'Native Overlay Diff': 'true', 'Supports d_type': 'true' },
