@@ -124,8 +124,9 @@ async function parseFor(spec: CommandSpec<any>, path: string, rest: string[]): P
       throw err ?? new TspodError('usage', `${msg}`, { hint: `See 'tspod ${path} --help'` });
     });
   if (!usesShortH) y = y.alias('help', 'h');
+  // The command's own flags first: --help lists groups in the order they were declared.
+  for (const [k, f] of Object.entries(flags)) y = y.option(k, { ...yargsOption(f), group: 'Options:' });
   for (const [k, f] of Object.entries(GLOBAL_FLAGS)) y = y.option(k, { ...yargsOption(f), global: true, group: 'Global options:' });
-  for (const [k, f] of Object.entries(flags)) y = y.option(k, yargsOption(f));
   for (const [a, b] of spec.examples ?? []) y = y.example(a, b);
   let helped = false;
   y = y.middleware((a) => {
