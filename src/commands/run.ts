@@ -41,6 +41,7 @@ export default defineCommand<{ image: string; command: string[]; detach: boolean
         stderr: ctx.stderr,
         interactive: opts.interactive,
         detachKeys: opts.detachKeys,
+        sigProxy: args['sig-proxy'] !== false,
       });
     } catch (e) {
       if (opts.rm) await engine.removeContainer(rec.id, { force: true, volumes: false }).catch(() => {});

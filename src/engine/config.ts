@@ -51,22 +51,22 @@ function dropIns(dir: string): string[] {
 }
 
 /** The shipped containers.conf next to the installed bundle (dist/../containers.conf). */
-export function shippedConfPath(): string {
+export function shippedConfPath(env: NodeJS.ProcessEnv = process.env): string {
   try {
     // dist/main.mjs (or a chunk below dist/) → the install root holds containers.conf.
     const main = process.argv[1] ? realpathSync(process.argv[1]) : fileURLToPath(import.meta.url);
-    return join(process.env.TSPOD_HOME ?? join(dirname(main), '..'), 'containers.conf');
+    return join(env.TSPOD_HOME ?? join(dirname(main), '..'), 'containers.conf');
   } catch {
     return '';
   }
 }
 
 export function configSearchPath(env: NodeJS.ProcessEnv = process.env, rootless = true): string[] {
-  if (env.CONTAINERS_CONF) return [shippedConfPath(), env.CONTAINERS_CONF];
+  if (env.CONTAINERS_CONF) return [shippedConfPath(env), env.CONTAINERS_CONF];
   const home = env.HOME ?? homedir();
   const userDir = join(env.XDG_CONFIG_HOME ?? join(home, '.config'), 'containers');
   const files = [
-    shippedConfPath(),
+    shippedConfPath(env),
     '/usr/share/containers/containers.conf',
     ...dropIns('/usr/share/containers/containers.conf.d'),
     '/etc/containers/containers.conf',

@@ -9,11 +9,12 @@ import type { RootfsStat } from '../runtime/confine.js';
 import { spawnMonitor, connectAttach, demux, CTL_RESIZE } from '../runtime/monitor.js';
 import { runtimeDelete, runtimeKill, runtimeMessage, runtimeStart, runtimeState, type RuntimeRef } from '../runtime/oci.js';
 import { chooseRuntime, cgroupMode, findExecutable } from '../runtime/probe.js';
-import { mountRootfs, storageDriver, unmountRootfs } from '../storage/mount.js';
+import { unmountRootfs } from '../storage/mount.js';
 import { ContainerStore, type ContainerRecord } from '../storage/containers.js';
 import { readSubids } from '../userns/subid.js';
 import { exitFile, lookupContainer, readExitCode, syncStates, monitorAlive } from './containers.js';
 import { helperPath } from './context.js';
+import { mountContainerRootfs, userMountCount } from './fs.js';
 import type { Engine } from './index.js';
 import type { ImageConfigDoc } from './images.js';
 import type { Readable, Writable } from 'node:stream';
@@ -25,6 +26,22 @@ export interface AttachIO {
   /** Forward stdin to the container. */
   interactive: boolean;
   detachKeys?: string;
+  /** Forward the signals tspod receives to the container (--sig-proxy, default true). */
+  sigProxy?: boolean;
+}
+
+const PROXIED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+/** --sig-proxy: signals sent to the CLI go to the container; returns the undo. */
+function proxySignals(rt: RuntimeRef, id: string): () => void {
+  const handlers = PROXIED.map((sig) => {
+    const h = (): void => void runtimeKill(rt, id, sig).catch(() => {});
+    process.on(sig, h);
+    return [sig, h] as const;
+  });
+  return () => {
+    for (const [sig, h] of handlers) process.off(sig, h);
+  };
 }
 
 export function runtimeFor(engine: Engine, rec?: ContainerRecord): RuntimeRef {
@@ -32,8 +49,12 @@ export function runtimeFor(engine: Engine, rec?: ContainerRecord): RuntimeRef {
   return { path: choice.path, root: join(engine.ctx.runRoot, 'runtime') };
 }
 
-/** A RootfsView over a mounted root filesystem that is not running yet (no races to fear). */
-function viewOf(root: string): RootfsView {
+/**
+ * A RootfsView over a mounted root filesystem. Paths are resolved component by component by the
+ * callers (confine.ts); with a running container (exec, top) a swap between resolution and open is
+ * possible, but the last component is opened O_NOFOLLOW and only regular files are read.
+ */
+export function viewOf(root: string): RootfsView {
   const host = (p: string): string => join(root, p);
   return {
     lstat(p: string): RootfsStat | null {
@@ -112,14 +133,7 @@ function etcFiles(cs: ContainerStore, rec: ContainerRecord, hostname: string): {
 export async function prepareBundle(engine: Engine, rec: ContainerRecord): Promise<string> {
   const store = engine.store();
   const cs = engine.containers();
-  const img = store.images().find((i) => i.id === rec.imageId);
-  if (!img) throw new TspodError('no-such-image', `the image ${rec.imageId.slice(0, 12)} of container ${rec.name} is gone`);
-  const driver = await storageDriver(store, engine.ctx.storageDriver, engine.ctx.rootless);
-  const dir = cs.dir(rec.id);
-  cs.ensureDirs(rec.id);
-  const merged = join(dir, 'merged');
-  await mountRootfs(store, driver, { lowers: img.layers.map((l) => store.layerDiffDir(l)).reverse(), upper: join(dir, 'diff'), work: join(dir, 'work'), merged }, engine.ctx.rootless);
-  await cs.modify(rec.id, (c) => (c.state.mounted = true));
+  const merged = await mountContainerRootfs(engine, rec);
   const imageConfig = (JSON.parse(store.imageConfig(rec.imageId).toString('utf8')) as ImageConfigDoc).config ?? {};
   const cfg = rec.config;
   const hostname = cfg.hostname ?? (cfg.network === 'host' ? hostHostname() : rec.id.slice(0, 12));
@@ -306,7 +320,8 @@ export async function startContainer(engine: Engine, input: string, io?: AttachI
     mon.events.close();
     return undefined;
   }
-  const detached = await attached.done;
+  const unproxy = io?.sigProxy !== false ? proxySignals(rt, rec.id) : () => {};
+  const detached = await attached.done.finally(unproxy);
   if (detached) {
     mon.events.close();
     return undefined;
@@ -321,7 +336,7 @@ export async function startContainer(engine: Engine, input: string, io?: AttachI
 }
 
 /** runc's "executable file not found" and "permission denied" map to 127 and 126, as in podman. */
-function classifyStartError(raw: string): TspodError {
+export function classifyStartError(raw: string): TspodError {
   const msg = runtimeMessage(raw);
   if (/executable file not found|no such file or directory/i.test(msg) && /exec/i.test(msg)) {
     return new TspodError('command-not-found', `${msg.replace(/\s+$/, '')}: OCI runtime attempted to invoke a command that was not found`);
@@ -348,7 +363,7 @@ function parseDetachKeys(spec: string | undefined): number[] {
 }
 
 /** Connects to the monitor and wires the streams. done resolves true when the user detached. */
-async function attachStreams(sock: string, io: AttachIO, tty: boolean): Promise<{ done: Promise<boolean>; close: () => void }> {
+export async function attachStreams(sock: string, io: AttachIO, tty: boolean): Promise<{ done: Promise<boolean>; close: () => void }> {
   const s = await connectAttach(sock);
   const keys = parseDetachKeys(io.detachKeys);
   let detached = false;
@@ -528,10 +543,12 @@ export async function cleanupContainer(engine: Engine, input: string, opts: { rm
       const st = await runtimeState(runtimeFor(engine, cur), cur.id);
       if (st && st.status === 'running') return; // not ours to clean: it still runs
     }
-    await unmountRootfs(join(cs.dir(cur.id), 'merged')).catch(() => {});
+    // A user's `tspod mount` (or a cp in progress) keeps the rootfs mounted.
+    const keepMounted = userMountCount(cs, cur.id) > 0;
+    if (!keepMounted) await unmountRootfs(join(cs.dir(cur.id), 'merged')).catch(() => {});
     await runtimeDelete(runtimeFor(engine, cur), cur.id).catch(() => {});
     const after = await cs.modify(cur.id, (c) => {
-      c.state.mounted = false;
+      c.state.mounted = keepMounted;
       if (c.state.status === 'running' || c.state.status === 'paused') {
         c.state.status = 'exited';
         c.state.exitCode = readExitCode(cs, c.id) ?? c.state.exitCode;
