@@ -67,7 +67,7 @@ function parseRestart(s: string | undefined): ContainerConfig['restartPolicy'] {
   throw new TspodError('invalid-argument', `invalid restart policy "${s}"`, { hint: 'Use no, on-failure[:max-retries], always or unless-stopped' });
 }
 
-function parseEnvFile(path: string): string[] {
+export function parseEnvFile(path: string): string[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -197,6 +197,54 @@ export class Engine {
     return inspectContainer(this.containers(), c, img?.names[0] ?? c.imageName);
   }
 
+  // ---- container file systems (src/engine/fs*.ts) and pause/stats/prune (container-ops.ts) ---
+
+  async mountContainer(input: string): Promise<string> {
+    return (await import('./fs.js')).mountContainer(this, input);
+  }
+
+  async listMountedContainers(): Promise<Array<{ id: string; names: string[]; mountpoint: string }>> {
+    return (await import('./fs.js')).listMounted(this);
+  }
+
+  async unmountContainer(input: string, force: boolean): Promise<string> {
+    return (await import('./fs.js')).unmountContainer(this, input, force);
+  }
+
+  async unmountAllContainers(force: boolean): Promise<string[]> {
+    return (await import('./fs.js')).unmountAll(this, force);
+  }
+
+  /** A tar of the container's filesystem to `out` (given its fd, tar writes there directly). */
+  async exportContainer(input: string, out: import('./fs.js').TarSink): Promise<void> {
+    return (await import('./fs.js')).exportContainer(this, input, out);
+  }
+
+  async copy(src: string, dest: string, opts: import('./fs-cp.js').CpOptions): Promise<void> {
+    return (await import('./fs-cp.js')).copy(this, src, dest, opts);
+  }
+
+  async diff(input: string): Promise<import('./fs-diff.js').Change[]> {
+    return (await import('./fs-diff.js')).diff(this, input, this.searchRegistries());
+  }
+
+  async pauseContainer(input: string, resume: boolean): Promise<string> {
+    const ops = await import('./container-ops.js');
+    return resume ? ops.unpauseContainer(this, input) : ops.pauseContainer(this, input);
+  }
+
+  async containersInState(status: 'running' | 'paused'): Promise<string[]> {
+    return (await import('./container-ops.js')).containersInState(this, status);
+  }
+
+  async checkStats(): Promise<void> {
+    (await import('./container-ops.js')).checkStats(this);
+  }
+
+  async pruneContainers(filters: string[]): Promise<import('./container-ops.js').PruneReport> {
+    return (await import('./container-ops.js')).pruneContainers(this, filters);
+  }
+
   logPath(id: string): string {
     return life.logPath(this.containers(), id);
   }

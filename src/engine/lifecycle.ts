@@ -390,20 +390,36 @@ export async function attachStreams(sock: string, io: AttachIO, tty: boolean): P
     resize();
     process.on('SIGWINCH', resize);
   }
+  // A prefix of the detach keys is held back until the next byte says whether it detaches (as
+  // podman and docker do): ctrl-p alone must not reach the container's shell before ctrl-q.
+  let held: number[] = [];
   const onData = (d: Buffer): void => {
-    if (keys.length && tty) {
-      for (const b of d) {
-        if (b === keys[matched]) {
-          matched++;
-          if (matched === keys.length) {
-            detached = true;
-            s.destroy();
-            return;
-          }
-        } else matched = b === keys[0] ? 1 : 0;
-      }
+    if (!keys.length || !tty) {
+      s.write(d);
+      return;
     }
-    s.write(d);
+    const out: number[] = [];
+    for (const b of d) {
+      if (b === keys[matched]) {
+        matched++;
+        held.push(b);
+        if (matched === keys.length) {
+          detached = true;
+          if (out.length) s.write(Buffer.from(out));
+          s.destroy();
+          return;
+        }
+        continue;
+      }
+      out.push(...held);
+      held = [];
+      matched = 0;
+      if (b === keys[0]) {
+        matched = 1;
+        held.push(b);
+      } else out.push(b);
+    }
+    if (out.length) s.write(Buffer.from(out));
   };
   if (stdin) {
     stdin.on('data', onData);
@@ -435,7 +451,7 @@ export async function attachContainer(engine: Engine, input: string, io: AttachI
   const cs = engine.containers();
   const rec = lookupContainer(cs, input);
   if (rec.state.status !== 'running') {
-    throw new TspodError('invalid-argument', `you can only attach to running containers: container state improper`);
+    throw new TspodError('invalid-argument', 'you can only attach to running containers');
   }
   const a = await attachStreams(socketDir(cs, rec.id), io, rec.config.tty);
   if (await a.done) return undefined;

@@ -35,6 +35,8 @@ export interface MonitorOptions {
   exitCommandArgs: string[];
   pidfile: string;
   env: NodeJS.ProcessEnv;
+  /** An exec session: `<runtime> exec -d --process <processSpec>`; attach: the CLI connects before the start pipe. */
+  exec?: { processSpec: string; attach: boolean };
 }
 
 export type MonitorEvent = { event: 'created' | 'started'; pid: number } | { event: 'error'; message: string } | { event: 'exited'; exitCode: number };
@@ -107,6 +109,10 @@ export async function spawnMonitor(o: MonitorOptions): Promise<StartedMonitor> {
   args.push('--exit-dir', o.exitDir, '--socket-dir', o.socketDir, '--pidfile', o.pidfile);
   if (o.terminal) args.push('--terminal');
   if (o.stdin) args.push('--stdin');
+  if (o.exec) {
+    args.push('--exec', '--exec-process-spec', o.exec.processSpec);
+    if (o.exec.attach) args.push('--exec-attach');
+  }
   if (o.exitCommand) {
     args.push('--exit-command', o.exitCommand);
     for (const a of o.exitCommandArgs) args.push('--exit-command-arg', a);
