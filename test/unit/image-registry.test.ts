@@ -25,7 +25,9 @@ interface Fake {
 }
 
 const servers: http.Server[] = [];
+const sockets: net.Socket[] = []; // CONNECT tunnels, which servers no longer track
 afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
   for (const s of servers.splice(0)) {
     s.closeAllConnections();
     await new Promise((r) => s.close(r));
@@ -191,6 +193,7 @@ describe('TLS through a proxy', () => {
     const connects: string[] = [];
     proxy.server.on('connect', (req: http.IncomingMessage, socket: import('node:net').Socket) => {
       connects.push(req.url!);
+      sockets.push(socket);
       const upstream = net.connect(tlsPort, '127.0.0.1', () => {
         socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
         upstream.pipe(socket);
