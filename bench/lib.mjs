@@ -6,7 +6,7 @@
 // the e2e tests do. When the benchmark itself already runs as that user, commands run directly;
 // when it runs as root they go through runuser(1) with the user's HOME and XDG_RUNTIME_DIR.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hostname, cpus, release, totalmem } from 'node:os';
@@ -283,4 +283,200 @@ export function writeResults(name, data) {
 export function which(cmd) {
   for (const d of USER_PATH.split(':')) if (existsSync(join(d, cmd))) return join(d, cmd);
   return null;
+}
+
+// ------------------------------------------------------------------------------------------------
+// helpers for the container benchmarks (startup, run, ps, rss)
+
+/** Runs argv as the test user (see asUser); same options and result as run(). */
+export function userRun(argv, opts) {
+  return run(asUser(argv), opts);
+}
+
+/** Global options that point an engine ('tspod' or 'podman') at a throwaway store under `dir`. */
+export function storeArgs(engine, dir) {
+  const g = ['--root', `${dir}/root`, '--runroot', `${dir}/run`];
+  return engine === 'podman' ? ['--storage-driver', 'overlay', ...g] : g;
+}
+
+/** argv of `engine` with a throwaway store under `dir`, then `args`. */
+export function engineCmd(engine, dir, ...args) {
+  return [engine, ...storeArgs(engine, dir), ...args];
+}
+
+/**
+ * Removes a throwaway store: `ENGINE rm -af` (unless `containers` is false), then
+ * `ENGINE unshare rm -rf dir` (files belong to subordinate ids). Errors are reported, not thrown.
+ */
+export async function removeStore(engine, dir, { containers = true, log = () => {} } = {}) {
+  if (!existsSync(dir)) return;
+  if (containers && existsSync(`${dir}/root`)) {
+    const extra = engine === 'podman' ? ['-t', '0'] : [];
+    const r = await userRun(engineCmd(engine, dir, 'rm', '-af', ...extra), { allowFail: true });
+    if (r.code !== 0) log(`${engine} rm -af in ${dir}: exit ${r.code}: ${r.stderr.trim().slice(-500)}`);
+  }
+  // podman may still hold root/overlay mounted in its namespace for a moment (its exit commands
+  // run after rm -af returned): retry a few times
+  for (let attempt = 1; ; attempt++) {
+    const r = await userRun([engine, 'unshare', 'rm', '-rf', dir], { allowFail: true });
+    if (r.code === 0) return;
+    if (attempt >= 5) {
+      log(`${engine} unshare rm -rf ${dir}: exit ${r.code}: ${r.stderr.trim().slice(-500)}`);
+      return;
+    }
+    await new Promise((res) => setTimeout(res, 1000 * attempt));
+  }
+}
+
+/**
+ * Pulls `source` into the throwaway store of `engine` under `dir` and, when `name` differs, tags it
+ * as `name` too (so a short name such as alpine:3.15 resolves locally, without any network).
+ */
+export async function pullInto(engine, dir, source, name) {
+  await userRun(engineCmd(engine, dir, 'pull', '-q', source));
+  if (name && name !== source) await userRun(engineCmd(engine, dir, 'tag', source, name));
+}
+
+/** The three load averages, e.g. "1.82 1.65 1.95". */
+export function loadavg() {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return '?';
+  }
+}
+
+/** Runs fn(item, index) over items with at most `concurrency` in flight; resolves the results in order. */
+export async function mapLimit(items, concurrency, fn) {
+  const out = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
+  return out;
+}
+
+/**
+ * Runs hyperfine (no intermediate shell: -N) as the test user on `commands` ({ name, cmd } with cmd
+ * a shell-free command line) and returns its parsed JSON export: results[i] has command, mean,
+ * median, min, max, user, system (seconds) and times[] (seconds).
+ */
+export async function hyperfine(commands, { runs = 30, warmup = 3, jsonPath, extra = [] } = {}) {
+  if (!jsonPath) throw new Error('hyperfine: jsonPath is required');
+  const argv = ['hyperfine', '-N', '--style', 'none', '--warmup', String(warmup), '--runs', String(runs),
+    '--export-json', jsonPath, ...extra];
+  for (const c of commands) argv.push('-n', c.name, c.cmd);
+  await userRun(argv);
+  return JSON.parse(readFileSync(jsonPath, 'utf8'));
+}
+
+/**
+ * Memory of one process from /proc (KiB): vmRss, rssAnon, rssFile, rssShmem (status), pss (smaps_rollup,
+ * when readable), plus comm, ppid and cmdline. Null when the process is gone.
+ */
+export function procMemory(pid) {
+  let status;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return null;
+  }
+  const field = (name, text = status) => {
+    const m = text.match(new RegExp(`^${name}:\\s+(\\d+)`, 'm'));
+    return m ? Number(m[1]) : NaN;
+  };
+  let pss = NaN;
+  try {
+    pss = field('Pss', readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+  } catch {}
+  let cmdline = '';
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+  } catch {}
+  return {
+    pid: Number(pid),
+    comm: (status.match(/^Name:\s+(.*)$/m) ?? [])[1] ?? '',
+    ppid: field('PPid'),
+    uid: field('Uid'),
+    vmRss: field('VmRSS'),
+    rssAnon: field('RssAnon'),
+    rssFile: field('RssFile'),
+    rssShmem: field('RssShmem'),
+    pss,
+    cmdline,
+  };
+}
+
+/** "12.3 MiB" / "845 KiB" from KiB. */
+export function fmtKiB(kib) {
+  if (!Number.isFinite(kib)) return '-';
+  return kib >= 1024 ? `${(kib / 1024).toFixed(2)} MiB` : `${kib.toFixed(0)} KiB`;
+}
+
+const TREE_MARK = '__bench_tree__';
+// Subreaper wrapper (python3 from Debian; stdlib only): runs argv, times it, then also reaps every
+// descendant that was orphaned (daemonized monitors, conmon, runc, exit commands) so that their CPU
+// time is counted too; gives up waiting after BENCH_TREE_WAIT seconds.
+const TREE_PY = String.raw`
+import ctypes, os, sys, time, resource
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[1], sys.argv[1:])
+    except Exception as e:
+        sys.stderr.write('exec %s: %s\n' % (sys.argv[1], e))
+        os._exit(127)
+_, st = os.waitpid(pid, 0)
+t1 = time.perf_counter()
+r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+deadline = time.time() + float(os.environ.get('BENCH_TREE_WAIT', '30'))
+left = 0
+while True:
+    try:
+        p, _ = os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        break
+    if p == 0:
+        if time.time() > deadline:
+            left = 1
+            break
+        time.sleep(0.002)
+t2 = time.perf_counter()
+r2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+sys.stderr.write('${TREE_MARK} %f %f %f %f %f %f %d %d\n' % ((t1 - t0) * 1e3, (t2 - t0) * 1e3, r1.ru_utime * 1e3, r1.ru_stime * 1e3, r2.ru_utime * 1e3, r2.ru_stime * 1e3, left, r2.ru_maxrss))
+code = os.waitstatus_to_exitcode(st)
+sys.exit(code if code >= 0 else 128 - code)
+`;
+
+/**
+ * Runs argv as the test user under a child-subreaper wrapper. Resolves like run(), plus:
+ *   ms        wall clock of argv itself (fork to exit, measured inside the wrapper: no runuser cost)
+ *   allMs     until the last orphaned descendant exited as well (e.g. podman's conmon + cleanup)
+ *   cpuMs     user+sys CPU of argv and *all* its descendants, orphaned ones included
+ *   mainCpuMs the same for the descendants argv itself waited for (what /usr/bin/time reports)
+ *   orphansLeft true when some descendant still ran after `wait` seconds (its CPU is then missing)
+ */
+export async function runTree(argv, { wait = 30, ...opts } = {}) {
+  const res = await run(asUser(['/usr/bin/python3', '-c', TREE_PY, ...argv], { BENCH_TREE_WAIT: String(wait) }), { ...opts, allowFail: true });
+  const lines = res.stderr.split('\n');
+  const i = lines.findLastIndex((l) => l.startsWith(TREE_MARK));
+  if (i >= 0) {
+    const [, ms, allMs, u1, s1, u2, s2, left] = lines[i].split(' ').map(Number);
+    res.outerMs = res.ms;
+    Object.assign(res, { ms, allMs, mainCpuMs: u1 + s1, userMs: u2, sysMs: s2, cpuMs: u2 + s2, orphansLeft: left === 1 });
+    lines.splice(i, 1);
+    res.stderr = lines.join('\n');
+  }
+  if ((res.code !== 0 || res.signal) && !opts.allowFail) {
+    const err = new Error(`${argv.join(' ')}: exit ${res.code ?? res.signal}\n${res.stderr.trim().slice(-2000)}`);
+    err.result = res;
+    throw err;
+  }
+  return res;
 }

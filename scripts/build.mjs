@@ -1,24 +1,33 @@
-// Bundles the TypeScript into dist/ with esbuild. Commands are split into lazily loaded
-// chunks so that `tspod --version` and other cheap calls parse almost nothing.
+// Bundles the TypeScript into dist/ with esbuild:
+//   dist/main.mjs        the tiny entry (src/cli/main.ts): --version, then loads the bundle
+//   dist/tspod.cjs       everything else, one CommonJS file
+//   dist/tspod.cjs.cache a V8 code cache for it, made by running the bundle once here
 import { build } from 'esbuild';
-import { readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-
-rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
-await build({
-  entryPoints: { main: 'src/cli/main.ts' },
-  outdir: 'dist',
+const dist = new URL('../dist/', import.meta.url);
+rmSync(dist, { recursive: true, force: true });
+const common = {
   bundle: true,
-  splitting: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20',
-  outExtension: { '.js': '.mjs' },
-  chunkNames: 'chunks/[name]-[hash]',
-  sourcemap: 'linked',
   logLevel: 'warning',
   define: { __TSPOD_VERSION__: JSON.stringify(pkg.version) },
-  // CommonJS dependencies (yargs, @iarna/toml) need require() inside an ES module bundle.
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-});
+};
+await build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/main.mjs', format: 'esm' });
+await build({ ...common, entryPoints: ['src/cli/run.ts'], outfile: 'dist/tspod.cjs', format: 'cjs', sourcemap: 'linked' });
+
+// Warm the code cache with a harmless call that loads the CLI, yargs and a command module.
+const home = mkdtempSync(join(tmpdir(), 'tspod-build-'));
+try {
+  execFileSync(process.execPath, [new URL('main.mjs', dist).pathname, 'run', '--help'], {
+    env: { PATH: process.env.PATH, HOME: home, TSPOD_WRITE_CODE_CACHE: '1' },
+    stdio: 'ignore',
+  });
+} finally {
+  rmSync(home, { recursive: true, force: true });
+}

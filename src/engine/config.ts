@@ -2,7 +2,6 @@
 // override earlier ones key by key within a table. A syntax error names the file and line.
 import { readFileSync, readdirSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { homedir } from 'node:os';
 import { TspodError } from '../errors.js';
 
@@ -54,7 +53,7 @@ function dropIns(dir: string): string[] {
 export function shippedConfPath(env: NodeJS.ProcessEnv = process.env): string {
   try {
     // dist/main.mjs (or a chunk below dist/) → the install root holds containers.conf.
-    const main = process.argv[1] ? realpathSync(process.argv[1]) : fileURLToPath(import.meta.url);
+    const main = realpathSync(process.argv[1] ?? process.cwd());
     return join(env.TSPOD_HOME ?? join(dirname(main), '..'), 'containers.conf');
   } catch {
     return '';

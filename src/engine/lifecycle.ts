@@ -1,6 +1,6 @@
 // Running containers: prepare the root filesystem and bundle, start the monitor, attach, start,
 // wait, stop, kill, clean up after exit (unmount, runtime delete, --rm, restart policy).
-import { closeSync, constants as fsc, fstatSync, lchownSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, readlinkSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, constants as fsc, fstatSync, lchownSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, readlinkSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname as hostHostname } from 'node:os';
 import { join } from 'node:path';
 import { TspodError } from '../errors.js';
@@ -203,11 +203,13 @@ export async function prepareBundle(engine: Engine, rec: ContainerRecord): Promi
   mkdirSync(bundle, { recursive: true, mode: 0o700 });
   writeFileSync(join(bundle, 'config.json'), specToJson(spec));
   const proc = (spec as { process?: { args?: string[]; env?: string[]; cwd?: string; user?: { uid: number; gid: number } } }).process;
-  await cs.modify(rec.id, (c) => {
-    c.resolved = { args: proc?.args ?? [], env: proc?.env ?? [], cwd: proc?.cwd ?? '/', user: proc?.user ? `${proc.user.uid}:${proc.user.gid}` : '0:0' };
-  });
+  // Recorded with the running state by the caller: one metadata write per start, not two.
+  resolvedProcess.set(rec.id, { args: proc?.args ?? [], env: proc?.env ?? [], cwd: proc?.cwd ?? '/', user: proc?.user ? `${proc.user.uid}:${proc.user.gid}` : '0:0' });
   return bundle;
 }
+
+/** The process each prepared bundle runs, until startContainer records it. */
+const resolvedProcess = new Map<string, NonNullable<ContainerRecord['resolved']>>();
 
 /** This process's RLIMIT_NOFILE and RLIMIT_NPROC (the runtime cannot raise them without CAP_SYS_RESOURCE). */
 function hostRlimits(): { nofile?: { soft: number; hard: number }; nproc?: { soft: number; hard: number } } {
@@ -255,8 +257,9 @@ export async function startContainer(engine: Engine, input: string, io?: AttachI
     return attachContainer(engine, rec.id, io);
   }
   const rt = runtimeFor(engine, rec);
-  // A previous run's leftovers: runtime state and the exit file.
-  await runtimeDelete(rt, rec.id).catch(() => {});
+  // A previous run's leftovers: runtime state (only if there is any: a fresh container has none,
+  // and a runc call costs a process) and the exit file.
+  if (existsSync(join(rt.root, rec.id))) await runtimeDelete(rt, rec.id).catch(() => {});
   rmSync(exitFile(cs, rec.id), { force: true });
   const bundle = await prepareBundle(engine, rec);
   rec = lookupContainer(cs, rec.id);
@@ -302,6 +305,7 @@ export async function startContainer(engine: Engine, input: string, io?: AttachI
       c.state.exitCode = 0;
       c.state.stoppedByUser = false;
       c.state.restartCount += 1;
+      c.resolved = resolvedProcess.get(c.id) ?? c.resolved;
     });
   } catch (e) {
     attached?.close();
