@@ -5,6 +5,7 @@ import { TspodError, asTspodError, formatError, EXIT_ENGINE } from '../errors.js
 import { GLOBAL_FLAGS, globalsFrom } from './globals.js';
 import type { CommandSpec, Context, FlagSpec } from './command.js';
 import { VERSION } from '../version.js';
+import { trace } from '../util/trace.js';
 
 interface Located {
   entry: CommandEntry;
@@ -181,6 +182,7 @@ export async function runCli(argv: string[]): Promise<number> {
       out.write(topHelp());
       return 0;
     }
+    trace(`cli: ${found.path}`);
     const mod = await found.entry.load();
     const spec = mod.default;
     const parsed = await parseFor(spec, found.path, found.rest);
@@ -194,6 +196,7 @@ export async function runCli(argv: string[]): Promise<number> {
       globals,
       engine: () => (engine ??= import('../engine/index.js').then((m) => m.Engine.open(globals))),
     };
+    trace('cli: parsed');
     const result = await spec.run(parsed, ctx);
     if (result?.stdout) out.write(result.stdout);
     return result?.exitCode ?? 0;

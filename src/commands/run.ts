@@ -47,8 +47,7 @@ export default defineCommand<{ image: string; command: string[]; detach: boolean
       if (opts.rm) await engine.removeContainer(rec.id, { force: true, volumes: false }).catch(() => {});
       throw e;
     }
-    if (code === undefined) return { exitCode: 0 }; // detached with the detach keys
-    if (opts.rm) await engine.removeContainer(rec.id, { force: true, volumes: false }).catch(() => {});
-    return { exitCode: code };
+    // Detached with the detach keys: 0. Otherwise the container's code (--rm was done by the cleanup).
+    return { exitCode: code ?? 0 };
   },
 });

@@ -4,6 +4,7 @@ import { readFileSync, readdirSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { homedir } from 'node:os';
 import { TspodError } from '../errors.js';
+import { parseTomlCached } from '../util/toml.js';
 
 export interface ContainersConf {
   containers: Record<string, unknown>;
@@ -15,11 +16,9 @@ export interface ContainersConf {
   files: string[];
 }
 
-type Toml = { parse(text: string): Record<string, unknown> };
-
-function parseToml(path: string, text: string, toml: Toml): Record<string, unknown> {
+function parseToml(path: string, text: string, env: NodeJS.ProcessEnv): Record<string, unknown> {
   try {
-    return toml.parse(text);
+    return parseTomlCached(text, env);
   } catch (e) {
     const err = e as { line?: number; col?: number; message?: string };
     const where = err.line !== undefined ? `:${err.line + 1}` : '';
@@ -80,10 +79,8 @@ export async function loadContainersConf(env: NodeJS.ProcessEnv = process.env, r
   const paths = configSearchPath(env, rootless).filter(Boolean);
   const texts = paths.map((p) => [p, readIfExists(p)] as const).filter((x): x is readonly [string, string] => x[1] !== undefined);
   if (texts.length === 0) return conf;
-  const toml = ((await import('@iarna/toml')) as unknown as { default?: Toml } & Toml);
-  const parser: Toml = toml.default ?? toml;
   for (const [path, text] of texts) {
-    const doc = parseToml(path, text, parser);
+    const doc = parseToml(path, text, env);
     for (const table of ['containers', 'engine', 'network', 'storage'] as const) {
       const t = doc[table];
       if (t && typeof t === 'object') Object.assign(conf[table], t);

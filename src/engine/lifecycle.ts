@@ -7,13 +7,14 @@ import { TspodError } from '../errors.js';
 import { generateSpec, imageVolumeDestinations, specToJson, type RootfsView } from '../runtime/spec.js';
 import type { RootfsStat } from '../runtime/confine.js';
 import { spawnMonitor, connectAttach, demux, CTL_RESIZE } from '../runtime/monitor.js';
-import { runtimeDelete, runtimeKill, runtimeMessage, runtimeStart, runtimeState, type RuntimeRef } from '../runtime/oci.js';
+import { runtimeDelete, runtimeForget, runtimeKill, runtimeMessage, runtimeStart, runtimeState, type RuntimeRef } from '../runtime/oci.js';
 import { chooseRuntime, cgroupMode, findExecutable } from '../runtime/probe.js';
 import { unmountRootfs } from '../storage/mount.js';
 import { ContainerStore, type ContainerRecord } from '../storage/containers.js';
 import { readSubids } from '../userns/subid.js';
 import { exitFile, lookupContainer, readExitCode, syncStates, monitorAlive } from './containers.js';
 import { helperPath } from './context.js';
+import { trace } from '../util/trace.js';
 import { mountContainerRootfs, userMountCount } from './fs.js';
 import type { Engine } from './index.js';
 import type { ImageConfigDoc } from './images.js';
@@ -259,15 +260,18 @@ export async function startContainer(engine: Engine, input: string, io?: AttachI
   const rt = runtimeFor(engine, rec);
   // A previous run's leftovers: runtime state (only if there is any: a fresh container has none,
   // and a runc call costs a process) and the exit file.
-  if (existsSync(join(rt.root, rec.id))) await runtimeDelete(rt, rec.id).catch(() => {});
+  if (existsSync(join(rt.root, rec.id))) await runtimeForget(rt, rec.id).catch(() => {});
   rmSync(exitFile(cs, rec.id), { force: true });
+  trace('start: begin');
   const bundle = await prepareBundle(engine, rec);
+  trace('start: bundle ready');
   rec = lookupContainer(cs, rec.id);
   const sock = socketDir(cs, rec.id);
   rmSync(sock, { recursive: true, force: true });
   mkdirSync(sock, { recursive: true, mode: 0o700 });
   mkdirSync(join(engine.ctx.runRoot, 'exits'), { recursive: true, mode: 0o700 });
   const ex = exitCommand(engine, rec);
+  const oneStep = true;
   const mon = await spawnMonitor({
     monitorPath: helperPath(engine.ctx, 'tspod-monitor'),
     cid: rec.id,
@@ -285,17 +289,21 @@ export async function startContainer(engine: Engine, input: string, io?: AttachI
     exitCommandArgs: ex.args,
     pidfile: join(sock, 'monitor.pid'),
     env: engine.ctx.env,
+    // Nothing to set up between create and start (no network helper): one runtime call does both.
+    start: oneStep,
   });
+  trace('start: monitor ready');
   let attached: Awaited<ReturnType<typeof attachStreams>> | undefined;
   try {
     if (io) attached = await attachStreams(sock, io, rec.config.tty);
     mon.startPipe.end('s');
     const ev = await mon.events.next();
+    trace(`start: event ${ev?.event}`);
     if (!ev || ev.event === 'error' || ev.event === 'exited') {
       const msg = ev && ev.event === 'error' ? ev.message : 'the container monitor exited before the container was created';
       throw classifyStartError(msg);
     }
-    await runtimeStart(rt, rec.id);
+    if (!oneStep) await runtimeStart(rt, rec.id);
     await cs.modify(rec.id, (c) => {
       c.state.status = 'running';
       c.state.pid = ev.event === 'created' || ev.event === 'started' ? ev.pid : 0;
@@ -333,7 +341,16 @@ export async function startContainer(engine: Engine, input: string, io?: AttachI
   // The container exited: its code comes in the event, or in the exit file.
   let code: number | undefined;
   const ev = await Promise.race([mon.events.next(), new Promise<undefined>((r) => setTimeout(r, 15_000))]);
-  if (ev && ev.event === 'exited') code = ev.exitCode;
+  if (ev && ev.event === 'exited') {
+    trace('start: exited');
+    code = ev.exitCode;
+    // We are here anyway: clean up in this process rather than have the monitor start another.
+    await mon.events.ackCleanup();
+    mon.events.close();
+    await cleanupContainer(engine, rec.id, { rm: rec.config.autoRemove, fromExit: true });
+    trace('start: cleaned up');
+    return code;
+  }
   mon.events.close();
   code ??= await waitExitCode(engine, rec.id);
   return code;
@@ -556,17 +573,21 @@ export async function cleanupContainer(engine: Engine, input: string, opts: { rm
   const rec = cs.list().find((c) => c.id === input || c.name === input) ?? lookupContainer(cs, input);
   const lock = await cs.store.lockContainer(rec.id);
   try {
-    await syncStates(cs);
+    // One metadata write per cleanup: the record is either removed (--rm) or updated once.
     const cur = cs.get(rec.id);
     if (!cur) return;
-    if (cur.state.status === 'running' && monitorAlive(cur)) {
+    if (cur.state.status === 'running' && readExitCode(cs, cur.id) === undefined && monitorAlive(cur)) {
       const st = await runtimeState(runtimeFor(engine, cur), cur.id);
       if (st && st.status === 'running') return; // not ours to clean: it still runs
     }
     // A user's `tspod mount` (or a cp in progress) keeps the rootfs mounted.
     const keepMounted = userMountCount(cs, cur.id) > 0;
     if (!keepMounted) await unmountRootfs(join(cs.dir(cur.id), 'merged')).catch(() => {});
-    await runtimeDelete(runtimeFor(engine, cur), cur.id).catch(() => {});
+    await runtimeForget(runtimeFor(engine, cur), cur.id).catch(() => {});
+    if ((opts.rm || cur.config.autoRemove) && !keepMounted) {
+      await removeRecord(engine, cur.id);
+      return;
+    }
     const after = await cs.modify(cur.id, (c) => {
       c.state.mounted = keepMounted;
       if (c.state.status === 'running' || c.state.status === 'paused') {
@@ -636,7 +657,7 @@ export async function removeContainer(engine: Engine, input: string, opts: { for
   const lock = await cs.store.lockContainer(rec.id);
   try {
     await unmountRootfs(join(cs.dir(rec.id), 'merged')).catch(() => {});
-    await runtimeDelete(runtimeFor(engine, rec), rec.id).catch(() => {});
+    await runtimeForget(runtimeFor(engine, rec), rec.id).catch(() => {});
     await removeRecord(engine, rec.id, opts.volumes);
   } finally {
     lock.release();

@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import TOML from '@iarna/toml';
+import { parseTomlCached } from '../util/toml.js';
 import { TspodError } from '../errors.js';
 import { type ImageReference, type NamedReference, isValidRegistry, normalizeReference, parseReference } from './reference.js';
 
@@ -181,7 +181,7 @@ function isTable(v: unknown): v is Table {
 export function parseRegistriesConf(text: string, file: string, dropIn = false): FileConf {
   let doc: Table;
   try {
-    doc = TOML.parse(text) as Table;
+    doc = parseTomlCached(text) as Table;
   } catch (e) {
     const err = e as Error & { line?: number; col?: number };
     const first = String(err.message).split('\n')[0]!.replace(/ at row \d+, col \d+, pos \d+:?$/, '');

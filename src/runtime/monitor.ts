@@ -16,6 +16,8 @@ export const STREAM_STDOUT = 1;
 export const STREAM_STDERR = 2;
 export const FRAME_HEADER_SIZE = 8;
 export const CTL_RESIZE = 1;
+/** CLI -> monitor after `exited`: the CLI cleans up, no exit command needed. */
+export const CLEANUP_ACK = 'c';
 // ---- end keep in sync ----
 
 export interface MonitorOptions {
@@ -37,6 +39,8 @@ export interface MonitorOptions {
   env: NodeJS.ProcessEnv;
   /** An exec session: `<runtime> exec -d --process <processSpec>`; attach: the CLI connects before the start pipe. */
   exec?: { processSpec: string; attach: boolean };
+  /** Create and start in one runtime call (`run --detach`); the event is then `started`. */
+  start?: boolean;
 }
 
 export type MonitorEvent = { event: 'created' | 'started'; pid: number } | { event: 'error'; message: string } | { event: 'exited'; exitCode: number };
@@ -87,6 +91,19 @@ export class EventReader {
     return new Promise((r) => this.waiters.push(r));
   }
 
+  /** Tells the monitor this CLI does the cleanup (answer to `exited`). */
+  async ackCleanup(): Promise<void> {
+    const w = this.stream as unknown as { write?: (d: string, cb: () => void) => boolean };
+    if (!w.write) return;
+    await new Promise<void>((resolve) => {
+      try {
+        w.write!(CLEANUP_ACK, () => resolve());
+      } catch {
+        resolve();
+      }
+    });
+  }
+
   close(): void {
     this.stream.destroy();
   }
@@ -113,6 +130,7 @@ export async function spawnMonitor(o: MonitorOptions): Promise<StartedMonitor> {
     args.push('--exec', '--exec-process-spec', o.exec.processSpec);
     if (o.exec.attach) args.push('--exec-attach');
   }
+  if (o.start) args.push('--start');
   if (o.exitCommand) {
     args.push('--exit-command', o.exitCommand);
     for (const a of o.exitCommandArgs) args.push('--exit-command-arg', a);

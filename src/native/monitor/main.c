@@ -10,7 +10,7 @@
  *                 --exit-dir <dir> --socket-dir <dir> [--terminal] [--stdin] [--leave-stdin-open]
  *                 [--exit-command <path> [--exit-command-arg <arg>]...]
  *                 [--pidfile <file>] [--container-pidfile <file>]
- *                 [--exec --exec-process-spec <process.json> [--exec-attach]]
+ *                 [--exec --exec-process-spec <process.json> [--exec-attach]] [--start]
  *   --log-path is required for k8s-file (the default driver). --runtime-arg values go before the verb
  *   (runtime globals such as `--root <dir>`). --container-pidfile defaults to
  *   <socket-dir>/container.pid (<socket-dir>/exec.pid with --exec). --socket-dir must exist and be
@@ -42,6 +42,8 @@
  *        {"event":"created","pid":<pid>}      (create)     {"event":"started","pid":<pid>}   (--exec)
  *      or, if the runtime failed, {"event":"error","message":"<the runtime's stderr>"}, and the
  *      monitor exits 1 without leaving processes behind.
+ *   --start: `<runtime> [runtime-args] run --detach --bundle ... <cid>` instead of create, i.e. create
+ *      and start in one runtime call (one Go process less); the event is then `started`.
  *   4. `<runtime> start <cid>` is the CLI's job, as with conmon: the monitor never calls it. Attach
  *      first, then start: a client connected before start loses no output. For --exec the process
  *      runs at once, so an attaching CLI passes --exec-attach and connects before writing the start
@@ -52,6 +54,8 @@
  *      clients up to 10 s to take queued output, sends {"event":"exited","exitCode":<n>} (if the CLI
  *      still holds the sync pipe), closes the clients, removes its sockets and FIFO, and execs
  *      --exit-command with its args, stdio on /dev/null and no other fds. No exit command: exit 0.
+ *      Exception: a CLI still attached may answer `exited` with the byte 'c' on the sync pipe
+ *      (within 2 s): it cleans up itself, and the monitor exits without the exit command.
  *   SIGTERM, SIGINT and SIGQUIT sent to the monitor are forwarded to the container process (PID 1 of
  *   a pid namespace ignores those it has no handler for); before the runtime has run they abort the
  *   monitor instead (`error` event, exit 1). SIGHUP and SIGPIPE are ignored.
@@ -259,7 +263,7 @@ int main(int argc, char **argv)
   }
 
   if (wait_start_pipe(m, &err) < 0 || runtime_create(m, &err) < 0) die(m, &err);
-  sync_send_pid(m, opts.exec ? "started" : "created", m->pid);
+  sync_send_pid(m, opts.exec || opts.start ? "started" : "created", m->pid);
 
   if (monitor_loop_init(m, &err) < 0 || monitor_loop(m, LOOP_UNTIL_EXITED, &err) < 0) {
     /* Without a loop nobody would collect the exit code: take the container down with us. */
@@ -273,5 +277,6 @@ int main(int argc, char **argv)
   sync_send_exited(m, m->exit_code);
   attach_close_all(m);
   remove_sockets(m);
+  if (sync_cli_takes_cleanup(m)) _exit(0);
   run_exit_command(m);
 }

@@ -25,7 +25,9 @@
 #define TSPOD_EXIT_SIGNAL_BASE 128 /* exit code of a container killed by signal N is 128+N */
 #define TSPOD_IO_BUF_SIZE 8192     /* largest attach packet payload (+1 byte stream id) */
 #define TSPOD_MONITOR_EXIT_FAILURE 1
+#define TSPOD_CLEANUP_ACK 'c' /* CLI -> monitor on the sync pipe after `exited`: "I clean up" */
 /* ---- end keep in sync ---- */
+#define TSPOD_CLEANUP_ACK_WAIT_MS 2000
 
 #define TSPOD_ATTACH_HIGH_WATER (64 * 1024) /* client backlog that pauses reading container output */
 #define TSPOD_DRAIN_OUTPUT_MS 2000          /* after exit: wait this long for output EOF */
@@ -52,6 +54,7 @@ struct monitor_opts {
   const char *container_pidfile;
   bool exec;
   bool exec_attach;
+  bool start; /* `run -d` (create and start) instead of `create` */
   const char *exec_process_spec;
 };
 
@@ -122,6 +125,7 @@ struct monitor {
 void sync_send_pid(struct monitor *m, const char *event, pid_t pid);
 void sync_send_error(struct monitor *m, const char *message);
 void sync_send_exited(struct monitor *m, int exit_code);
+bool sync_cli_takes_cleanup(struct monitor *m);
 int wait_start_pipe(struct monitor *m, tspod_error_t *err);
 
 /* sock.c */

@@ -26,6 +26,7 @@ enum {
   OPT_EXEC,
   OPT_EXEC_PROCESS_SPEC,
   OPT_EXEC_ATTACH,
+  OPT_START,
 };
 
 static const struct option long_options[] = {
@@ -48,6 +49,7 @@ static const struct option long_options[] = {
   {"exec", no_argument, NULL, OPT_EXEC},
   {"exec-process-spec", required_argument, NULL, OPT_EXEC_PROCESS_SPEC},
   {"exec-attach", no_argument, NULL, OPT_EXEC_ATTACH},
+  {"start", no_argument, NULL, OPT_START},
   {NULL, 0, NULL, 0},
 };
 
@@ -115,6 +117,7 @@ int parse_options(int argc, char **argv, struct monitor_opts *o, tspod_error_t *
     case OPT_EXEC: o->exec = true; break;
     case OPT_EXEC_PROCESS_SPEC: o->exec_process_spec = optarg; break;
     case OPT_EXEC_ATTACH: o->exec_attach = true; break;
+    case OPT_START: o->start = true; break;
     case '?':
     default:
       if (optopt != 0) return tspod_make_error(err, 0, "option requires an argument or is unknown: %s", argv[optind - 1]);
@@ -136,6 +139,7 @@ int parse_options(int argc, char **argv, struct monitor_opts *o, tspod_error_t *
   if (o->log_driver == LOG_DRIVER_PASSTHROUGH && o->terminal)
     return tspod_make_error(err, 0, "--log-driver passthrough cannot be used with --terminal");
   if (o->exec && o->exec_process_spec == NULL) return tspod_make_error(err, 0, "--exec needs --exec-process-spec");
+  if (o->exec && o->start) return tspod_make_error(err, 0, "--start cannot be used with --exec");
   if (!o->exec && (o->exec_process_spec != NULL || o->exec_attach))
     return tspod_make_error(err, 0, "--exec-process-spec and --exec-attach need --exec");
   if (n_eargs > 0 && o->exit_command == NULL)

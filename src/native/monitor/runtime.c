@@ -130,6 +130,7 @@ static size_t build_argv(struct monitor *m, const char **argv, const char *verb)
   argv[n++] = o->runtime;
   for (const char **a = o->runtime_args; *a; a++) argv[n++] = *a;
   argv[n++] = verb;
+  if (o->start) argv[n++] = "--detach";
   if (o->exec) {
     argv[n++] = "-d";
     argv[n++] = "--process";
@@ -161,7 +162,7 @@ static int runtime_failed(struct monitor *m, int capture, int status, tspod_erro
 {
   char buf[ERR_CAPTURE_MAX + 1];
   size_t len = 0;
-  const char *what = m->opts->exec ? "exec" : "create";
+  const char *what = m->opts->exec ? "exec" : m->opts->start ? "run" : "create";
 
   while (capture >= 0 && len < ERR_CAPTURE_MAX) {
     ssize_t n = read(capture, buf + len, ERR_CAPTURE_MAX - len);
@@ -240,7 +241,7 @@ int runtime_create(struct monitor *m, tspod_error_t *err)
     ret = tspod_make_error(err, errno, "allocate");
     goto out;
   }
-  build_argv(m, argv, m->opts->exec ? "exec" : "create");
+  build_argv(m, argv, m->opts->exec ? "exec" : m->opts->start ? "run" : "create");
   unlink(m->opts->container_pidfile);
 
   ret = run_and_wait(m, argv, s.fd, &status, err);

@@ -33,6 +33,25 @@ void sync_send_exited(struct monitor *m, int exit_code)
   sync_send(m, line, (size_t) n);
 }
 
+/* After `exited`, an attached CLI may answer TSPOD_CLEANUP_ACK: it cleans up itself, so the exit
+ * command (another tspod process) is not needed. Silence, EOF or anything else within the wait
+ * means it is: a CLI that died or detached leaves the cleanup to us. */
+bool sync_cli_takes_cleanup(struct monitor *m)
+{
+  struct pollfd p = {.fd = m->sync_fd, .events = POLLIN};
+  char c = 0;
+  int r;
+
+  if (m->sync_fd < 0) return false;
+  do
+    r = poll(&p, 1, TSPOD_CLEANUP_ACK_WAIT_MS);
+  while (r < 0 && errno == EINTR);
+  if (r <= 0) return false;
+  while ((r = (int) read(m->sync_fd, &c, 1)) < 0 && errno == EINTR)
+    ;
+  return r == 1 && c == TSPOD_CLEANUP_ACK;
+}
+
 /* JSON string escaping; bytes >= 0x80 pass through (the reader decodes UTF-8 leniently). */
 static size_t json_escape(char *out, const char *in, size_t max_in)
 {
