@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'unauthorized' // the registry refused our credentials
   | 'manifest-unknown'
   | 'network' // connection refused, timeouts, TLS
+  | 'address-in-use' // a host port to publish is taken
   | 'digest-mismatch'
   | 'hostile-content' // a layer or document that tries to escape or lie
   | 'unsupported' // a media type, platform or feature we do not handle

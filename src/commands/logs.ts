@@ -40,7 +40,8 @@ export default defineCommand<Args>({
       since: args.since,
       until: args.until,
       timestamps: args.timestamps,
-      prefixNames: args.names || names.length > 1,
+      // podman: with several containers each line starts with the short ID, or the name with --names
+      prefix: names.length < 2 ? 'none' : args.names ? 'name' : 'id',
       stdout: ctx.stdout,
       stderr: ctx.stderr,
     });

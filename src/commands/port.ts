@@ -1,5 +1,6 @@
 import { defineCommand } from '../cli/command.js';
 import { TspodError } from '../errors.js';
+import { expandPorts } from '../network/ports.js';
 
 export default defineCommand<{ container?: string; port?: string; all: boolean }>({
   describe: 'List port mappings or a specific mapping for the container',
@@ -20,8 +21,19 @@ export default defineCommand<{ container?: string; port?: string; all: boolean }
       if (Number(m[1]) > 65535) throw new TspodError('invalid-argument', `strconv.ParseUint: parsing ${JSON.stringify(m[1])}: value out of range`);
     }
     const engine = await ctx.engine();
-    // Published ports come with user-mode networking; until then no container has any.
-    if (!args.all) await engine.lookupContainer(args.container!);
-    return { stdout: '' };
+    const list = args.all ? (await engine.listContainers()).filter((c) => c.state.status === 'running') : [await engine.lookupContainer(args.container!)];
+    const want = args.port === undefined ? undefined : args.port.includes('/') ? args.port : `${args.port}/tcp`;
+    let out = '';
+    for (const c of list) {
+      for (const p of expandPorts(c.config.portMappings ?? [])) {
+        const host = `${p.hostIp ? (p.hostIp.includes(':') ? `[${p.hostIp}]` : p.hostIp) : '0.0.0.0'}:${p.hostPort}`;
+        const key = `${p.containerPort}/${p.protocol}`;
+        if (want !== undefined) {
+          if (key === want) out += `${host}\n`;
+        } else out += `${args.all ? `${c.id.slice(0, 12)}\t` : ''}${key} -> ${host}\n`;
+      }
+    }
+    if (want !== undefined && out === '') throw new TspodError('invalid-argument', `failed to find published port "${want}"`);
+    return { stdout: out };
   },
 });

@@ -3,6 +3,7 @@ import { formatList, type Column } from '../cli/output.js';
 import { humanDuration, timeAgo, formatRFC3339Nano } from '../format/units.js';
 import { TspodError } from '../errors.js';
 import type { ContainerRecord } from '../storage/containers.js';
+import { formatPorts } from '../network/ports.js';
 
 interface Args {
   all: boolean;
@@ -119,11 +120,11 @@ export default defineCommand<Args>({
         CreatedAt: formatRFC3339Nano(new Date(c.created)),
         Status: statusOf(c, now),
         State: c.state.status === 'stopped' ? 'exited' : c.state.status,
-        Ports: '',
+        Ports: formatPorts(c.config.portMappings),
         Names: c.name,
         Labels: c.config.labels,
         ExitCode: c.state.exitCode,
-        Pid: c.state.pid,
+        Pid: c.state.status === 'running' || c.state.status === 'paused' ? c.state.pid : 0,
         Size: '',
         Mounts: c.config.mounts.map((m) => m.destination).join(','),
       };
@@ -151,8 +152,11 @@ export default defineCommand<Args>({
         Labels: Object.keys(c.config.labels).length ? c.config.labels : null,
         Mounts: c.config.mounts.map((m) => m.destination),
         Names: [c.name],
-        Pid: c.state.pid,
-        Ports: null,
+        // the record keeps the last pid after an exit; like inspect, show it only while it runs
+        Pid: c.state.status === 'running' || c.state.status === 'paused' ? c.state.pid : 0,
+        Ports: c.config.portMappings?.length
+          ? c.config.portMappings.map((p) => ({ host_ip: p.hostIp, container_port: p.containerPort, host_port: p.hostPort, range: p.range, protocol: p.protocol }))
+          : null,
         StartedAt: c.state.startedAt ? Math.floor(Date.parse(c.state.startedAt) / 1000) : 0,
         State: c.state.status === 'stopped' ? 'exited' : c.state.status,
         Status: statusOf(c, now),

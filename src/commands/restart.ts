@@ -12,7 +12,7 @@ export default defineCommand<{ containers: string[]; time?: number }>({
       const rec = await engine.lookupContainer(c);
       await engine.cleanupContainer(rec.id, false);
       await engine.startContainer(rec.id);
-      return rec.id;
+      return c;
     });
   },
 });

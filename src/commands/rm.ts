@@ -19,7 +19,9 @@ export default defineCommand<{ containers: string[]; force: boolean; all: boolea
     else if (!names.length) throw new TspodError('usage', 'you must provide at least one name or id');
     return reportEach(ctx, names, async (c) => {
       try {
-        return await engine.removeContainer(c, { force: args.force, volumes: args.volumes, time: args.time });
+        // podman prints each container as it was named (-a: by ID).
+        await engine.removeContainer(c, { force: args.force, volumes: args.volumes, time: args.time });
+        return c;
       } catch (e) {
         if ((args.ignore || args.force) && e instanceof TspodError && e.code === 'no-such-container') return;
         if (e instanceof TspodError && e.code === 'no-such-container') throw new TspodError(e.code, e.message, { exitCode: 1 });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { GoTime } from '../format/gotime.js';
 import type { ContainerRecord, ContainerStore } from '../storage/containers.js';
 import { logPath } from './lifecycle.js';
+import { portBindings } from '../network/ports.js';
 
 export function stateString(c: ContainerRecord): string {
   return c.state.status === 'exited' || c.state.status === 'stopped' ? 'exited' : c.state.status;
@@ -46,7 +47,7 @@ export function inspectContainer(cs: ContainerStore, c: ContainerRecord, imageNa
     OCIRuntime: cfg.runtime ?? 'runc',
     LogPath: cfg.logDriver === 'k8s-file' ? logPath(cs, c.id) : '',
     Name: c.name,
-    RestartCount: Math.max(0, c.state.restartCount - 1),
+    RestartCount: c.state.restartCount,
     Driver: 'overlay',
     MountLabel: '',
     ProcessLabel: '',
@@ -81,8 +82,8 @@ export function inspectContainer(cs: ContainerStore, c: ContainerRecord, imageNa
       HairpinMode: false,
       LinkLocalIPv6Address: '',
       LinkLocalIPv6PrefixLen: 0,
-      Ports: {},
-      SandboxKey: '',
+      Ports: portBindings(cfg.portMappings, cfg.exposedPorts),
+      SandboxKey: running && c.state.pid && cfg.network !== 'host' ? `/proc/${c.state.pid}/ns/net` : '',
     },
     Namespace: '',
     IsInfra: false,
@@ -119,7 +120,7 @@ export function inspectContainer(cs: ContainerStore, c: ContainerRecord, imageNa
       ContainerIDFile: '',
       LogConfig: { Type: cfg.logDriver, Config: null, Path: cfg.logDriver === 'k8s-file' ? logPath(cs, c.id) : '', Tag: '', Size: cfg.logMaxSize ? String(cfg.logMaxSize) : '0B' },
       NetworkMode: cfg.network,
-      PortBindings: {},
+      PortBindings: portBindings(cfg.portMappings),
       RestartPolicy: { Name: cfg.restartPolicy.name === 'no' ? '' : cfg.restartPolicy.name, MaximumRetryCount: cfg.restartPolicy.maxRetries },
       AutoRemove: cfg.autoRemove,
       CapAdd: cfg.capAdd,

@@ -6,6 +6,7 @@ import { TspodError } from '../errors.js';
 import { parseSize } from '../format/units.js';
 import type { ContainerConfig, ContainerRecord, MountSpec } from '../storage/containers.js';
 import { createRecord } from './containers.js';
+import { networkConfig } from './network.js';
 import type { Engine } from './index.js';
 import type { PullEvent } from './pull.js';
 
@@ -31,6 +32,14 @@ export interface CreateOptions {
   readOnly: boolean;
   init: boolean;
   network?: string;
+  /** -p/--publish, -P/--publish-all, --expose, --dns, --dns-search, --dns-option, --add-host */
+  publish?: string[];
+  publishAll?: boolean;
+  expose?: string[];
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOption?: string[];
+  addHost?: string[];
   capAdd: string[];
   capDrop: string[];
   privileged: boolean;
@@ -136,6 +145,16 @@ export function parseMount(spec: string, cwd: string): MountSpec {
   throw new TspodError('invalid-argument', `invalid --mount type "${type}"`, { hint: 'Use bind, volume or tmpfs' });
 }
 
+/** The image's EXPOSE ports ("80/tcp"), for -P. */
+function imageExposedPorts(engine: Engine, imageId: string): string[] {
+  try {
+    const doc = JSON.parse(engine.store().imageConfig(imageId).toString('utf8')) as { config?: { ExposedPorts?: Record<string, unknown> } };
+    return Object.keys(doc.config?.ExposedPorts ?? {});
+  } catch {
+    return [];
+  }
+}
+
 export async function createContainer(engine: Engine, o: CreateOptions, onPull?: (e: PullEvent) => void): Promise<ContainerRecord> {
   if (o.memory || o.cpus) {
     if (engine.ctx.rootless) {
@@ -165,7 +184,9 @@ export async function createContainer(engine: Engine, o: CreateOptions, onPull?:
       }
     }
   }
-  const labels: Record<string, string> = {};
+  if (!imageId) throw new TspodError('no-such-image', `${o.image}: image not known`);
+  // The image's labels, then the user's (podman merges them the same way).
+  const labels: Record<string, string> = { ...(engine.lookupImage(imageId).labels ?? {}) };
   for (const l of o.labels) {
     const eq = l.indexOf('=');
     labels[eq === -1 ? l : l.slice(0, eq)] = eq === -1 ? '' : l.slice(eq + 1);
@@ -202,10 +223,13 @@ export async function createContainer(engine: Engine, o: CreateOptions, onPull?:
   if (o.envHost) {
     for (const [k, v] of Object.entries(engine.ctx.env)) if (v !== undefined && !k.startsWith('_TSPOD')) env.unshift(`${k}=${v}`);
   }
-  const network = o.network ?? 'none';
-  if (!['none', 'host', 'private', 'slirp4netns', 'pasta', 'bridge'].includes(network)) {
-    throw new TspodError('unsupported', `--network ${network} is not supported yet`, { hint: 'Use --network none or --network host' });
-  }
+  if (!imageId) throw new TspodError('no-such-image', `${o.image}: image not known`);
+  const net = await networkConfig(
+    engine.ctx,
+    engine.containers(),
+    { network: o.network, publish: o.publish ?? [], publishAll: o.publishAll ?? false, expose: o.expose ?? [], dns: o.dns ?? [], dnsSearch: o.dnsSearch ?? [], dnsOption: o.dnsOption ?? [], addHost: o.addHost ?? [] },
+    o.publishAll ? imageExposedPorts(engine, imageId) : [],
+  );
   const config: ContainerConfig = {
     command: o.command,
     entrypoint: o.entrypoint === undefined ? undefined : [o.entrypoint],
@@ -224,7 +248,7 @@ export async function createContainer(engine: Engine, o: CreateOptions, onPull?:
     mounts,
     readOnly: o.readOnly,
     init: o.init,
-    network: network === 'host' ? 'host' : 'none',
+    ...net,
     capAdd: o.capAdd,
     capDrop: o.capDrop,
     privileged: o.privileged,

@@ -16,6 +16,7 @@ import { exitFile, lookupContainer, readExitCode, syncStates, monitorAlive } fro
 import { helperPath } from './context.js';
 import { trace } from '../util/trace.js';
 import { mountContainerRootfs, userMountCount } from './fs.js';
+import { etcFilesFor, planNetwork, publishPorts, releaseContainerNetwork, type NetworkPlan } from './network.js';
 import type { Engine } from './index.js';
 import type { ImageConfigDoc } from './images.js';
 import type { Readable, Writable } from 'node:stream';
@@ -108,32 +109,11 @@ export function viewOf(root: string): RootfsView {
   };
 }
 
-function etcFiles(cs: ContainerStore, rec: ContainerRecord, hostname: string): { hosts: string; resolvConf: string; hostname: string } {
-  const dir = join(cs.dir(rec.id), 'userdata');
-  const hosts = join(dir, 'hosts');
-  const resolv = join(dir, 'resolv.conf');
-  const hn = join(dir, 'hostname');
-  writeFileSync(hosts, `127.0.0.1\tlocalhost localhost.localdomain\n::1\tlocalhost localhost.localdomain\n127.0.1.1\t${hostname} ${rec.name}\n`);
-  let resolvText = '';
-  try {
-    resolvText = readFileSync('/etc/resolv.conf', 'utf8');
-  } catch {
-    /* none */
-  }
-  // A host resolver on loopback is unreachable from the container's own network namespace.
-  resolvText = resolvText
-    .split('\n')
-    .filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l))
-    .join('\n');
-  writeFileSync(resolv, resolvText.endsWith('\n') || resolvText === '' ? resolvText : `${resolvText}\n`);
-  writeFileSync(hn, `${hostname}\n`);
-  return { hosts, resolvConf: resolv, hostname: hn };
-}
-
 /** Mounts the root filesystem and writes the OCI bundle. Returns the bundle directory. */
-export async function prepareBundle(engine: Engine, rec: ContainerRecord): Promise<string> {
+export async function prepareBundle(engine: Engine, rec: ContainerRecord, net?: NetworkPlan): Promise<string> {
   const store = engine.store();
   const cs = engine.containers();
+  net ??= await planNetwork(engine.ctx, cs, rec, socketDir(cs, rec.id));
   const merged = await mountContainerRootfs(engine, rec);
   const imageConfig = (JSON.parse(store.imageConfig(rec.imageId).toString('utf8')) as ImageConfigDoc).config ?? {};
   const cfg = rec.config;
@@ -190,12 +170,12 @@ export async function prepareBundle(engine: Engine, rec: ContainerRecord): Promi
     rootlessIds: engine.ctx.rootless
       ? { uid: engine.ctx.hostUid, gid: engine.ctx.hostGid, subUidSize: uidRanges.reduce((n, r) => n + r.count, 0), subGidSize: gidRanges.reduce((n, r) => n + r.count, 0) }
       : undefined,
-    network: cfg.network === 'host' ? 'host' : 'none',
+    network: net.spec,
     cgroupsAvailable: !engine.ctx.rootless,
     cgroupsMode: cgroupMode(),
     annotations: { ...cfg.annotations, 'io.container.manager': 'tspod' },
     stopSignal: cfg.stopSignal,
-    etcFiles: etcFiles(cs, rec, hostname),
+    etcFiles: etcFilesFor(net, cs, rec, hostname, engine.ctx),
     imageVolumeSources,
     hostRlimits: hostRlimits(),
     clampRlimitsToHost: true,
@@ -252,10 +232,33 @@ export function socketDir(cs: ContainerStore, id: string): string {
  */
 export async function startContainer(engine: Engine, input: string, io?: AttachIO): Promise<number | undefined> {
   const cs = engine.containers();
-  let rec = lookupContainer(cs, input);
-  if (rec.state.status === 'running' && monitorAlive(rec)) {
-    if (!io) return undefined;
-    return attachContainer(engine, rec.id, io);
+  const first = lookupContainer(cs, input);
+  // Held until the container is recorded running: the previous run's cleanup (the monitor's exit
+  // command) takes the same lock, so it can never unmount or forget what this start prepares.
+  const lock = await cs.store.lockContainer(first.id);
+  let started: Awaited<ReturnType<typeof startLocked>>;
+  try {
+    started = await startLocked(engine, first.id, io);
+  } finally {
+    lock.release();
+  }
+  if (started === 'attach') return attachContainer(engine, first.id, io!);
+  return started ? finishAttached(engine, started) : undefined;
+}
+
+interface Started {
+  rec: ContainerRecord;
+  attached: Awaited<ReturnType<typeof attachStreams>>;
+  mon: Awaited<ReturnType<typeof spawnMonitor>>;
+  rt: RuntimeRef;
+  sigProxy: boolean;
+}
+
+async function startLocked(engine: Engine, id: string, io?: AttachIO): Promise<Started | 'attach' | undefined> {
+  const cs = engine.containers();
+  let rec = lookupContainer(cs, id);
+  if (rec.state.status === 'running' && monitorAlive(rec) && readExitCode(cs, rec.id) === undefined) {
+    return io ? 'attach' : undefined;
   }
   const rt = runtimeFor(engine, rec);
   // A previous run's leftovers: runtime state (only if there is any: a fresh container has none,
@@ -263,15 +266,19 @@ export async function startContainer(engine: Engine, input: string, io?: AttachI
   if (existsSync(join(rt.root, rec.id))) await runtimeForget(rt, rec.id).catch(() => {});
   rmSync(exitFile(cs, rec.id), { force: true });
   trace('start: begin');
-  const bundle = await prepareBundle(engine, rec);
+  const sock = socketDir(cs, rec.id);
+  // Before anything is mounted or spawned: a taken host port fails here and leaves nothing behind.
+  const net = await planNetwork(engine.ctx, cs, rec, sock);
+  const bundle = await prepareBundle(engine, rec, net);
   trace('start: bundle ready');
   rec = lookupContainer(cs, rec.id);
-  const sock = socketDir(cs, rec.id);
+  await releaseContainerNetwork(sock, rec.state.netHelperPid); // a previous run's, if its monitor was killed
   rmSync(sock, { recursive: true, force: true });
   mkdirSync(sock, { recursive: true, mode: 0o700 });
   mkdirSync(join(engine.ctx.runRoot, 'exits'), { recursive: true, mode: 0o700 });
   const ex = exitCommand(engine, rec);
-  const oneStep = true;
+  // With a network helper, the network must be up (and ports published) between create and start.
+  const oneStep = !net.helper;
   const mon = await spawnMonitor({
     monitorPath: helperPath(engine.ctx, 'tspod-monitor'),
     cid: rec.id,
@@ -291,34 +298,42 @@ export async function startContainer(engine: Engine, input: string, io?: AttachI
     env: engine.ctx.env,
     // Nothing to set up between create and start (no network helper): one runtime call does both.
     start: oneStep,
+    netHelper: net.helper && { path: net.helper.path, args: net.helper.args, netnsPath: net.helper.netnsPath },
   });
   trace('start: monitor ready');
   let attached: Awaited<ReturnType<typeof attachStreams>> | undefined;
+  let helperPid = 0;
   try {
     if (io) attached = await attachStreams(sock, io, rec.config.tty);
     mon.startPipe.end('s');
-    const ev = await mon.events.next();
+    let ev = await mon.events.next();
+    if (ev?.event === 'network') {
+      helperPid = ev.pid;
+      ev = await mon.events.next();
+    }
     trace(`start: event ${ev?.event}`);
     if (!ev || ev.event === 'error' || ev.event === 'exited') {
       const msg = ev && ev.event === 'error' ? ev.message : 'the container monitor exited before the container was created';
-      throw classifyStartError(msg);
+      throw net.helper && ev?.event === 'error' && ev.message.startsWith(net.helper.path) ? new TspodError('network', `setting up the network: ${msg}`) : classifyStartError(msg);
     }
+    await publishPorts(net);
     if (!oneStep) await runtimeStart(rt, rec.id);
     await cs.modify(rec.id, (c) => {
       c.state.status = 'running';
       c.state.pid = ev.event === 'created' || ev.event === 'started' ? ev.pid : 0;
       c.state.monitorPid = mon.monitorPid;
+      c.state.netHelperPid = helperPid || undefined;
       c.state.startedAt = new Date().toISOString();
       c.state.finishedAt = undefined;
       c.state.exitCode = 0;
       c.state.stoppedByUser = false;
-      c.state.restartCount += 1;
       c.resolved = resolvedProcess.get(c.id) ?? c.resolved;
     });
   } catch (e) {
     attached?.close();
     mon.events.close();
     await runtimeDelete(rt, rec.id).catch(() => {});
+    await releaseContainerNetwork(sock, helperPid).catch(() => {});
     await cs.modify(rec.id, (c) => {
       c.state.status = 'exited';
       c.state.exitCode = e instanceof TspodError && (e.exitCode === 126 || e.exitCode === 127) ? e.exitCode : 125;
@@ -332,7 +347,12 @@ export async function startContainer(engine: Engine, input: string, io?: AttachI
     mon.events.close();
     return undefined;
   }
-  const unproxy = io?.sigProxy !== false ? proxySignals(rt, rec.id) : () => {};
+  return { rec, attached, mon, rt, sigProxy: io?.sigProxy !== false };
+}
+
+/** Waits for an attached container to exit (or the user to detach); cleans up in-process. */
+async function finishAttached(engine: Engine, { rec, attached, mon, rt, sigProxy }: Started): Promise<number | undefined> {
+  const unproxy = sigProxy ? proxySignals(rt, rec.id) : () => {};
   const detached = await attached.done.finally(unproxy);
   if (detached) {
     mon.events.close();
@@ -580,6 +600,8 @@ export async function cleanupContainer(engine: Engine, input: string, opts: { rm
       const st = await runtimeState(runtimeFor(engine, cur), cur.id);
       if (st && st.status === 'running') return; // not ours to clean: it still runs
     }
+    // Its monitor stops the network helper; after a kill -9 of the monitor, we do.
+    await releaseContainerNetwork(socketDir(cs, cur.id), cur.state.netHelperPid).catch(() => {});
     // A user's `tspod mount` (or a cp in progress) keeps the rootfs mounted.
     const keepMounted = userMountCount(cs, cur.id) > 0;
     if (!keepMounted) await unmountRootfs(join(cs.dir(cur.id), 'merged')).catch(() => {});
@@ -602,6 +624,7 @@ export async function cleanupContainer(engine: Engine, input: string, opts: { rm
       return;
     }
     if (opts.fromExit && shouldRestart(after)) {
+      await cs.modify(after.id, (c) => (c.state.restartCount += 1));
       lock.release();
       await startContainer(engine, after.id).catch(() => {});
       return;
@@ -615,7 +638,7 @@ function shouldRestart(c: ContainerRecord): boolean {
   const p = c.config.restartPolicy;
   if (c.state.stoppedByUser) return false;
   if (p.name === 'always' || p.name === 'unless-stopped') return true;
-  if (p.name === 'on-failure') return c.state.exitCode !== 0 && (p.maxRetries === 0 || c.state.restartCount <= p.maxRetries);
+  if (p.name === 'on-failure') return c.state.exitCode !== 0 && (p.maxRetries === 0 || c.state.restartCount < p.maxRetries);
   return false;
 }
 
@@ -628,6 +651,7 @@ export async function removeRecord(engine: Engine, id: string, volumes = false):
   });
   cs.removeDirs(id);
   rmSync(exitFile(cs, id), { force: true });
+  await releaseContainerNetwork(socketDir(cs, id), removed?.state.netHelperPid).catch(() => {});
   rmSync(socketDir(cs, id), { recursive: true, force: true });
   if (removed && (volumes || removed.config.autoRemove)) {
     const names = removed.config.mounts.filter((m) => m.type === 'volume' && m.name).map((m) => m.name!);

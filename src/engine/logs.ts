@@ -11,7 +11,8 @@ export interface LogOptions {
   since?: string;
   until?: string;
   timestamps: boolean;
-  prefixNames: boolean;
+  /** Prefix every line with the container's name (`--names`) or, with several containers, its short ID. */
+  prefix: 'none' | 'id' | 'name';
   stdout: Writable;
   stderr: Writable;
 }
@@ -20,6 +21,24 @@ interface Line {
   time: string;
   stream: 'stdout' | 'stderr';
   text: string;
+  /** A partial record nothing completed: printed without a newline, as podman does. */
+  partial?: boolean;
+}
+
+/** Partial (P) records waiting for the F record of the same stream. */
+type Pending = Record<'stdout' | 'stderr', { text: string; time: string } | undefined>;
+
+/** The log's RFC 3339 time as Go's RFC3339Nano prints it in UTC: trailing zeros trimmed, `Z`. */
+export function goTime(t: string): string {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(t);
+  if (!m) return t;
+  let base = m[1]!;
+  const frac = (m[2] ?? '').replace(/0+$/, '');
+  if (m[3] !== 'Z' && m[3] !== '+00:00' && m[3] !== '-00:00') {
+    const ms = Date.parse(`${base}${m[3]}`);
+    base = new Date(ms).toISOString().slice(0, 19);
+  }
+  return `${base}${frac ? `.${frac}` : ''}Z`;
 }
 
 /** RFC 3339, unix seconds (with fraction), or a Go duration ("10m", "1h30m") before now. */
@@ -32,8 +51,9 @@ export function parseTime(s: string, now = Date.now()): number {
   return t;
 }
 
-/** Parses complete records; returns the lines and how many bytes were consumed. */
-function parse(buf: string, pending: { text: string; stream?: string }): { lines: Line[]; used: number } {
+/** Parses complete records; returns the lines and how many bytes were consumed. Partial records are
+ * joined per stream: a P record of stdout is completed by the next F record of stdout only. */
+function parse(buf: string, pending: Pending): { lines: Line[]; used: number } {
   const lines: Line[] = [];
   let used = 0;
   for (;;) {
@@ -49,15 +69,26 @@ function parse(buf: string, pending: { text: string; stream?: string }): { lines
     const stream = rec.slice(a + 1, b) === 'stderr' ? 'stderr' : 'stdout';
     const tag = rec.slice(b + 1, c);
     const text = rec.slice(c + 1);
+    const before = pending[stream];
     if (tag === 'P') {
-      pending.text += text;
-      pending.stream = stream;
+      pending[stream] = { text: (before?.text ?? '') + text, time: before?.time ?? time };
       continue;
     }
-    lines.push({ time, stream, text: pending.text + text });
-    pending.text = '';
+    lines.push({ time: before?.time ?? time, stream, text: (before?.text ?? '') + text });
+    pending[stream] = undefined;
   }
   return { lines, used };
+}
+
+/** Partial records left when the log ends (the container printed no final newline). */
+function flushPending(pending: Pending): Line[] {
+  const out: Line[] = [];
+  for (const stream of ['stdout', 'stderr'] as const) {
+    const p = pending[stream];
+    if (p) out.push({ time: p.time, stream, text: p.text, partial: true });
+    pending[stream] = undefined;
+  }
+  return out.sort((x, y) => (x.time < y.time ? -1 : x.time > y.time ? 1 : 0));
 }
 
 function readFrom(path: string, offset: number): { text: string; end: number } {
@@ -92,21 +123,28 @@ export async function streamLogs(engine: Engine, names: string[], o: LogOptions)
       throw new TspodError('unsupported', `container ${rec.name} uses the "${rec.config.logDriver}" log driver: no logs to read`);
     }
   }
-  const emit = (name: string, l: Line): void => {
+  const emit = (rec: (typeof recs)[number], l: Line): void => {
     const t = Date.parse(l.time);
     if (since !== undefined && t < since) return;
     if (until !== undefined && t > until) return;
-    const prefix = (o.prefixNames ? `${name} ` : '') + (o.timestamps ? `${l.time} ` : '');
-    (l.stream === 'stderr' ? o.stderr : o.stdout).write(`${prefix}${l.text}\n`);
+    const who = o.prefix === 'name' ? `${rec.name} ` : o.prefix === 'id' ? `${rec.id.slice(0, 12)} ` : '';
+    const prefix = who + (o.timestamps ? `${goTime(l.time)} ` : '');
+    (l.stream === 'stderr' ? o.stderr : o.stdout).write(`${prefix}${l.text}${l.partial ? '' : '\n'}`);
   };
-  const state = recs.map((rec) => ({ rec, path: engine.logPath(rec.id), offset: 0, pending: { text: '' } }));
+  const state = recs.map((rec) => ({ rec, path: engine.logPath(rec.id), offset: 0, pending: {} as Pending }));
   for (const s of state) {
-    const { text, end } = readFrom(s.path, 0);
+    const { text } = readFrom(s.path, 0);
     const { lines, used } = parse(text, s.pending);
     s.offset = Buffer.byteLength(text.slice(0, used));
-    void end;
+    // Without --follow, or once the container is gone, a trailing partial record is all there will be.
+    const cur = o.follow ? await engine.lookupContainer(s.rec.id).catch(() => undefined) : undefined;
+    if (!o.follow || !cur || !(cur.state.status === 'running' || cur.state.status === 'paused')) {
+      // a trailing partial record goes where its time puts it (the sort is stable)
+      lines.push(...flushPending(s.pending));
+      lines.sort((x, y) => (x.time < y.time ? -1 : x.time > y.time ? 1 : 0));
+    }
     const shown = o.tail !== undefined && o.tail >= 0 ? lines.slice(Math.max(0, lines.length - o.tail)) : lines;
-    for (const l of shown) emit(s.rec.name, l);
+    for (const l of shown) emit(s.rec, l);
   }
   if (!o.follow) return;
   for (;;) {
@@ -115,7 +153,7 @@ export async function streamLogs(engine: Engine, names: string[], o: LogOptions)
       const { text } = readFrom(s.path, s.offset);
       const { lines, used } = parse(text, s.pending);
       s.offset += Buffer.byteLength(text.slice(0, used));
-      for (const l of lines) emit(s.rec.name, l);
+      for (const l of lines) emit(s.rec, l);
       const cur = await engine.lookupContainer(s.rec.id).catch(() => undefined);
       if (cur && (cur.state.status === 'running' || cur.state.status === 'paused')) running = true;
     }
@@ -124,7 +162,7 @@ export async function streamLogs(engine: Engine, names: string[], o: LogOptions)
       for (const s of state) {
         const { text } = readFrom(s.path, s.offset);
         const { lines } = parse(text, s.pending);
-        for (const l of lines) emit(s.rec.name, l);
+        for (const l of [...lines, ...flushPending(s.pending)]) emit(s.rec, l);
       }
       return;
     }

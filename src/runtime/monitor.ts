@@ -41,9 +41,11 @@ export interface MonitorOptions {
   exec?: { processSpec: string; attach: boolean };
   /** Create and start in one runtime call (`run --detach`); the event is then `started`. */
   start?: boolean;
+  /** The network helper the monitor starts after create (placeholders: see nethelper.c); a `network` event then precedes `created`. */
+  netHelper?: { path: string; args: string[]; netnsPath?: string };
 }
 
-export type MonitorEvent = { event: 'created' | 'started'; pid: number } | { event: 'error'; message: string } | { event: 'exited'; exitCode: number };
+export type MonitorEvent = { event: 'created' | 'started' | 'network'; pid: number } | { event: 'error'; message: string } | { event: 'exited'; exitCode: number };
 
 /** Reads the monitor's JSON-lines events. */
 export class EventReader {
@@ -131,6 +133,11 @@ export async function spawnMonitor(o: MonitorOptions): Promise<StartedMonitor> {
     if (o.exec.attach) args.push('--exec-attach');
   }
   if (o.start) args.push('--start');
+  if (o.netHelper) {
+    args.push('--net-helper', o.netHelper.path);
+    for (const a of o.netHelper.args) args.push('--net-helper-arg', a);
+    if (o.netHelper.netnsPath) args.push('--netns-path', o.netHelper.netnsPath);
+  }
   if (o.exitCommand) {
     args.push('--exit-command', o.exitCommand);
     for (const a of o.exitCommandArgs) args.push('--exit-command-arg', a);

@@ -181,8 +181,11 @@ export function resolveUser(view: RootfsView, opts: ResolveUserOptions): Resolve
   }
 
   const additional: number[] = [];
+  // As podman: a user named with -u also gets its primary group as a supplementary one.
+  if (spec) additional.push(gid);
   if (spec?.group) {
     gid = lookupGroup(db, spec.group);
+    additional[0] = gid;
   } else if (entry) {
     const name = entry.name;
     for (const g of db.groups()) if (g.members.includes(name)) additional.push(g.gid);

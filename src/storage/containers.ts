@@ -22,6 +22,8 @@ export interface ContainerState {
   error?: string;
   /** Whether the rootfs is mounted (inside the user's mount namespace). */
   mounted?: boolean;
+  /** The network helper (slirp4netns, pasta) of the current run; its monitor kills it at exit. */
+  netHelperPid?: number;
 }
 
 export interface MountSpec {
@@ -68,6 +70,15 @@ export interface ContainerConfig {
   detachKeys?: string;
   /** The full CLI arguments that created it (podman's CreateCommand). */
   createCommand: string[];
+  /** Published ports, host ports chosen at create (src/network/ports.ts PortMapping). */
+  portMappings?: Array<{ hostIp: string; hostPort: number; containerPort: number; protocol: 'tcp' | 'udp'; range: number }>;
+  /** --expose, as "80/tcp". */
+  exposedPorts?: string[];
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOption?: string[];
+  /** --add-host HOST:IP */
+  addHost?: string[];
 }
 
 export interface ContainerRecord {

@@ -99,7 +99,9 @@ static void reap(struct monitor *m)
   int status;
   pid_t p;
   while ((p = waitpid(-1, &status, WNOHANG)) > 0)
-    if (p == m->pid && !m->exited) {
+    if (p == m->net_pid)
+      m->net_pid = 0; /* the network helper died: nothing left to stop */
+    else if (p == m->pid && !m->exited) {
       m->exited = true;
       m->exit_code = exit_code_from_status(status);
     }

@@ -11,6 +11,7 @@
  *                 [--exit-command <path> [--exit-command-arg <arg>]...]
  *                 [--pidfile <file>] [--container-pidfile <file>]
  *                 [--exec --exec-process-spec <process.json> [--exec-attach]] [--start]
+ *                 [--net-helper <path> [--net-helper-arg <arg>]... [--netns-path <file>]]
  *   --log-path is required for k8s-file (the default driver). --runtime-arg values go before the verb
  *   (runtime globals such as `--root <dir>`). --container-pidfile defaults to
  *   <socket-dir>/container.pid (<socket-dir>/exec.pid with --exec). --socket-dir must exist and be
@@ -44,6 +45,15 @@
  *      monitor exits 1 without leaving processes behind.
  *   --start: `<runtime> [runtime-args] run --detach --bundle ... <cid>` instead of create, i.e. create
  *      and start in one runtime call (one Go process less); the event is then `started`.
+ *   --net-helper (not with --exec or --start): after create, before the `created` event, the monitor
+ *      starts the network helper (slirp4netns, pasta) with the --net-helper-arg values, in which
+ *      {pid} is the container pid, {netns} the --netns-path file onto which the monitor first
+ *      bind-mounts /proc/<pid>/ns/net, {ready-fd} "3" (a pipe on the helper's fd 3) and {ready-file}
+ *      a FIFO path; the first byte on either means ready (see nethelper.c). Its output goes to
+ *      <socket-dir>/net.log. The helper gets PR_SET_PDEATHSIG(SIGKILL): it dies with the monitor.
+ *      Ready: {"event":"network","pid":<helper pid>}, then `created`. Failure: the helper's output in
+ *      an `error` event, the container is deleted, exit 1. When the container exits, the monitor
+ *      kills the helper and undoes the bind mount before it writes the exit file.
  *   4. `<runtime> start <cid>` is the CLI's job, as with conmon: the monitor never calls it. Attach
  *      first, then start: a client connected before start loses no output. For --exec the process
  *      runs at once, so an attaching CLI passes --exec-attach and connects before writing the start
@@ -129,6 +139,7 @@ static __attribute__((noreturn)) void die(struct monitor *m, tspod_error_t *err)
   const char *msg = (*err != NULL && (*err)->msg != NULL) ? (*err)->msg : "out of memory";
   dprintf(2, "tspod-monitor: %s\n", msg);
   sync_send_error(m, msg);
+  net_helper_stop(m);
   remove_sockets(m);
   reap_all();
   exit(TSPOD_MONITOR_EXIT_FAILURE);
@@ -219,7 +230,7 @@ int main(int argc, char **argv)
 
   m->sync_fd = env_fd(TSPOD_ENV_SYNCPIPE);
   m->start_fd = env_fd(TSPOD_ENV_STARTPIPE);
-  m->socket_dirfd = m->console_fd = m->ctl_keep_fd = m->epfd = -1;
+  m->socket_dirfd = m->console_fd = m->ctl_keep_fd = m->epfd = m->net_pidfd = -1;
   m->sig = (struct watch){.kind = W_SIGNAL, .fd = -1};
   m->ctl = (struct watch){.kind = W_CTL, .fd = -1};
   m->listen[0] = m->listen[1] = (struct watch){.kind = W_LISTEN, .fd = -1};
@@ -263,6 +274,13 @@ int main(int argc, char **argv)
   }
 
   if (wait_start_pipe(m, &err) < 0 || runtime_create(m, &err) < 0) die(m, &err);
+  if (opts.net_helper != NULL) {
+    if (net_helper_start(m, &err) < 0) {
+      runtime_delete(m);
+      die(m, &err);
+    }
+    sync_send_pid(m, "network", m->net_pid);
+  }
   sync_send_pid(m, opts.exec || opts.start ? "started" : "created", m->pid);
 
   if (monitor_loop_init(m, &err) < 0 || monitor_loop(m, LOOP_UNTIL_EXITED, &err) < 0) {
@@ -270,6 +288,7 @@ int main(int argc, char **argv)
     if (m->pid > 0 && !m->exited) kill(m->pid, SIGKILL);
     die(m, &err);
   }
+  net_helper_stop(m); /* published ports are free again before anyone learns of the exit */
 
   if (write_exit_file(m, &err) < 0) dprintf(2, "tspod-monitor: %s\n", err->msg ? err->msg : "exit file");
   tspod_error_release(&err);

@@ -32,6 +32,7 @@
 #define TSPOD_ATTACH_HIGH_WATER (64 * 1024) /* client backlog that pauses reading container output */
 #define TSPOD_DRAIN_OUTPUT_MS 2000          /* after exit: wait this long for output EOF */
 #define TSPOD_DRAIN_CLIENTS_MS 10000        /* after exit: wait this long for clients to take output */
+#define TSPOD_NET_HELPER_TIMEOUT_MS 30000   /* the network helper must be ready within this */
 
 enum log_driver { LOG_DRIVER_K8S_FILE, LOG_DRIVER_NONE, LOG_DRIVER_PASSTHROUGH };
 
@@ -56,6 +57,9 @@ struct monitor_opts {
   bool exec_attach;
   bool start; /* `run -d` (create and start) instead of `create` */
   const char *exec_process_spec;
+  const char *net_helper;         /* slirp4netns / pasta, started after create (nethelper.c) */
+  const char **net_helper_args;   /* NULL-terminated; placeholders {pid} {netns} {ready-fd} {ready-file} */
+  const char *netns_path;         /* bind-mount /proc/<pid>/ns/net here for {netns} */
 };
 
 /* options.c */
@@ -119,6 +123,10 @@ struct monitor {
   pid_t pid; /* container init (or exec process) */
   bool exited;
   int exit_code;
+
+  pid_t net_pid;  /* the network helper, 0 if none or reaped */
+  int net_pidfd;  /* pidfd of net_pid, -1 if none */
+  bool netns_mounted;
 };
 
 /* sync.c: events to the CLI and the start pipe */
@@ -170,6 +178,10 @@ void watch_close(struct monitor *m, struct watch *w);
 int monitor_loop_init(struct monitor *m, tspod_error_t *err);
 int monitor_loop(struct monitor *m, enum loop_until until, tspod_error_t *err);
 void stdin_flush(struct monitor *m);
+
+/* nethelper.c */
+int net_helper_start(struct monitor *m, tspod_error_t *err);
+void net_helper_stop(struct monitor *m);
 
 /* exit.c */
 int exit_code_from_status(int status);

@@ -27,6 +27,9 @@ enum {
   OPT_EXEC_PROCESS_SPEC,
   OPT_EXEC_ATTACH,
   OPT_START,
+  OPT_NET_HELPER,
+  OPT_NET_HELPER_ARG,
+  OPT_NETNS_PATH,
 };
 
 static const struct option long_options[] = {
@@ -50,6 +53,9 @@ static const struct option long_options[] = {
   {"exec-process-spec", required_argument, NULL, OPT_EXEC_PROCESS_SPEC},
   {"exec-attach", no_argument, NULL, OPT_EXEC_ATTACH},
   {"start", no_argument, NULL, OPT_START},
+  {"net-helper", required_argument, NULL, OPT_NET_HELPER},
+  {"net-helper-arg", required_argument, NULL, OPT_NET_HELPER_ARG},
+  {"netns-path", required_argument, NULL, OPT_NETNS_PATH},
   {NULL, 0, NULL, 0},
 };
 
@@ -68,7 +74,7 @@ static int require(const char *flag, const char *value, tspod_error_t *err)
 
 int parse_options(int argc, char **argv, struct monitor_opts *o, tspod_error_t *err)
 {
-  size_t n_rargs = 0, n_eargs = 0;
+  size_t n_rargs = 0, n_eargs = 0, n_nargs = 0;
   int c;
 
   memset(o, 0, sizeof(*o));
@@ -76,7 +82,8 @@ int parse_options(int argc, char **argv, struct monitor_opts *o, tspod_error_t *
   /* argc bounds both lists; they are never freed (the process execs or exits). */
   o->runtime_args = calloc((size_t) argc + 1, sizeof(char *));
   o->exit_command_args = calloc((size_t) argc + 1, sizeof(char *));
-  if (o->runtime_args == NULL || o->exit_command_args == NULL)
+  o->net_helper_args = calloc((size_t) argc + 1, sizeof(char *));
+  if (o->runtime_args == NULL || o->exit_command_args == NULL || o->net_helper_args == NULL)
     return tspod_make_error(err, errno, "allocate argument lists");
 
   opterr = 0;
@@ -118,6 +125,9 @@ int parse_options(int argc, char **argv, struct monitor_opts *o, tspod_error_t *
     case OPT_EXEC_PROCESS_SPEC: o->exec_process_spec = optarg; break;
     case OPT_EXEC_ATTACH: o->exec_attach = true; break;
     case OPT_START: o->start = true; break;
+    case OPT_NET_HELPER: o->net_helper = optarg; break;
+    case OPT_NET_HELPER_ARG: o->net_helper_args[n_nargs++] = optarg; break;
+    case OPT_NETNS_PATH: o->netns_path = optarg; break;
     case '?':
     default:
       if (optopt != 0) return tspod_make_error(err, 0, "option requires an argument or is unknown: %s", argv[optind - 1]);
@@ -140,6 +150,11 @@ int parse_options(int argc, char **argv, struct monitor_opts *o, tspod_error_t *
     return tspod_make_error(err, 0, "--log-driver passthrough cannot be used with --terminal");
   if (o->exec && o->exec_process_spec == NULL) return tspod_make_error(err, 0, "--exec needs --exec-process-spec");
   if (o->exec && o->start) return tspod_make_error(err, 0, "--start cannot be used with --exec");
+  if (o->net_helper != NULL && (o->exec || o->start))
+    return tspod_make_error(err, 0, "--net-helper cannot be used with --exec or --start");
+  if ((o->net_helper_args[0] != NULL || o->netns_path != NULL) && o->net_helper == NULL)
+    return tspod_make_error(err, 0, "--net-helper-arg and --netns-path need --net-helper");
+  if (require_absolute("netns-path", o->netns_path, err) < 0) return -1;
   if (!o->exec && (o->exec_process_spec != NULL || o->exec_attach))
     return tspod_make_error(err, 0, "--exec-process-spec and --exec-attach need --exec");
   if (n_eargs > 0 && o->exit_command == NULL)
