@@ -240,21 +240,23 @@ describe('resolveUser', () => {
   it('defaults to root', () => {
     expect(resolveUser(root, {})).toEqual({ uid: 0, gid: 0, additionalGids: [], home: '/root', name: 'root' });
   });
+  // A user named with -u (or the image's User) also gets its primary group as a supplementary one,
+  // as podman does (`id` then prints groups=1000(tester)).
   it('resolves names with their memberships from the container, never the host', () => {
-    expect(resolveUser(root, { user: 'alice' })).toEqual({ uid: 1000, gid: 1000, additionalGids: [10, 29], home: '/home/alice', name: 'alice' });
+    expect(resolveUser(root, { user: 'alice' })).toEqual({ uid: 1000, gid: 1000, additionalGids: [1000, 10, 29], home: '/home/alice', name: 'alice' });
   });
   it('resolves a numeric uid through passwd when it has an entry', () => {
-    expect(resolveUser(root, { user: '1001' })).toMatchObject({ uid: 1001, gid: 1001, additionalGids: [10], home: '/home/bob' });
+    expect(resolveUser(root, { user: '1001' })).toMatchObject({ uid: 1001, gid: 1001, additionalGids: [1001, 10], home: '/home/bob' });
   });
   it('gives an unknown numeric uid gid 0 and HOME=/ (like runc)', () => {
-    expect(resolveUser(root, { user: '4242' })).toEqual({ uid: 4242, gid: 0, additionalGids: [], home: '/' });
+    expect(resolveUser(root, { user: '4242' })).toEqual({ uid: 4242, gid: 0, additionalGids: [0], home: '/' });
   });
   it('an explicit group replaces the memberships', () => {
-    expect(resolveUser(root, { user: 'alice:staff' })).toMatchObject({ uid: 1000, gid: 50, additionalGids: [] });
-    expect(resolveUser(root, { user: '1000:7' })).toMatchObject({ uid: 1000, gid: 7, additionalGids: [] });
+    expect(resolveUser(root, { user: 'alice:staff' })).toMatchObject({ uid: 1000, gid: 50, additionalGids: [50] });
+    expect(resolveUser(root, { user: '1000:7' })).toMatchObject({ uid: 1000, gid: 7, additionalGids: [7] });
   });
   it('adds --group-add names from the container and numbers', () => {
-    expect(resolveUser(root, { user: 'bob', groupAdd: ['staff', '777', 'wheel'] }).additionalGids).toEqual([10, 50, 777]);
+    expect(resolveUser(root, { user: 'bob', groupAdd: ['staff', '777', 'wheel'] }).additionalGids).toEqual([1001, 10, 50, 777]);
   });
   it('refuses unknown names with podman wording', () => {
     expect(() => resolveUser(root, { user: 'mallory' })).toThrow('unable to find user mallory: no matching entries in passwd file');
@@ -263,7 +265,7 @@ describe('resolveUser', () => {
     expect(code(() => resolveUser(root, { user: 'alice', groupAdd: ['-5'] }))).toBe('invalid-argument');
   });
   it('works without passwd/group files for numeric ids', () => {
-    expect(resolveUser(new FakeRoot({}), { user: '5:6' })).toEqual({ uid: 5, gid: 6, additionalGids: [], home: '/' });
+    expect(resolveUser(new FakeRoot({}), { user: '5:6' })).toEqual({ uid: 5, gid: 6, additionalGids: [6], home: '/' });
     expect(code(() => resolveUser(new FakeRoot({}), { user: 'www' }))).toBe('invalid-argument');
   });
   it('refuses a FIFO or directory at /etc/passwd instead of hanging', () => {

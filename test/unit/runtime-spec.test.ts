@@ -237,8 +237,8 @@ describe('no shared state (CVE-2020-14370)', () => {
 
 describe('user', () => {
   it('uses -u over the image User; numeric ids need no passwd entry', () => {
-    expect(gen({ image: { Cmd: ['sh'], User: 'alice' } }).process.user).toMatchObject({ uid: 1000, gid: 1000, additionalGids: [10] });
-    expect(gen({ image: { Cmd: ['sh'], User: 'alice' }, user: '33:44' }).process.user).toEqual({ uid: 33, gid: 44, umask: 0o22 });
+    expect(gen({ image: { Cmd: ['sh'], User: 'alice' } }).process.user).toMatchObject({ uid: 1000, gid: 1000, additionalGids: [1000, 10] });
+    expect(gen({ image: { Cmd: ['sh'], User: 'alice' }, user: '33:44' }).process.user).toEqual({ uid: 33, gid: 44, umask: 0o22, additionalGids: [44] });
   });
   it('refuses bad ids instead of running as root (CVE-2024-40635)', () => {
     for (const u of ['-1', '2147483648', '1.5', '0x10', 'alice:', ':0']) {
@@ -248,7 +248,7 @@ describe('user', () => {
     expect(fail({ user: 'mallory' }).message).toBe('unable to find user mallory: no matching entries in passwd file');
   });
   it('--group-add resolves in the container', () => {
-    expect(gen({ user: 'alice', groupAdd: ['root', '99'] }).process.user.additionalGids).toEqual([10, 0, 99]);
+    expect(gen({ user: 'alice', groupAdd: ['root', '99'] }).process.user.additionalGids).toEqual([1000, 10, 0, 99]);
     expect(fail({ groupAdd: ['nogroup'] }).code).toBe('invalid-argument');
   });
 });
