@@ -1,6 +1,6 @@
 import { defineCommand } from '../cli/command.js';
 import { formatList, type Column } from '../cli/output.js';
-import { humanDuration, timeAgo, formatRFC3339Nano } from '../format/units.js';
+import { humanDuration, humanSizeWithPrecision, timeAgo, formatRFC3339Nano } from '../format/units.js';
 import { TspodError } from '../errors.js';
 import type { ContainerRecord } from '../storage/containers.js';
 import { formatPorts } from '../network/ports.js';
@@ -106,6 +106,12 @@ export default defineCommand<Args>({
     if (args.latest) list = list.slice(0, 1);
     if (args.last !== undefined && args.last >= 0) list = list.slice(0, args.last);
     if (args.quiet) return { stdout: list.map((c) => `${args['no-trunc'] ? c.id : c.id.slice(0, 12)}\n`).join('') };
+    const imageSize = new Map(engine.store().images().map((i) => [i.id, i.size]));
+    // podman's SIZE: what the container wrote, then that plus its image.
+    const sizeOf = (c: ContainerRecord): string => {
+      const rw = engine.containerDiskUsage(c.id);
+      return `${humanSizeWithPrecision(rw, 3)} (virtual ${humanSizeWithPrecision(rw + (imageSize.get(c.imageId) ?? 0), 3)})`;
+    };
     const now = new Date();
     const rows: Row[] = list.map((c) => {
       const cmd = (c.resolved?.args ?? [...(c.config.entrypoint ?? []), ...c.config.command]).join(' ');
@@ -125,7 +131,7 @@ export default defineCommand<Args>({
         Labels: c.config.labels,
         ExitCode: c.state.exitCode,
         Pid: c.state.status === 'running' || c.state.status === 'paused' ? c.state.pid : 0,
-        Size: '',
+        Size: args.size ? sizeOf(c) : '',
         Mounts: c.config.mounts.map((m) => m.destination).join(','),
       };
     });
@@ -137,6 +143,7 @@ export default defineCommand<Args>({
       { header: 'STATUS', field: 'Status' },
       { header: 'PORTS', field: 'Ports' },
       { header: 'NAMES', field: 'Names' },
+      ...(args.size ? [{ header: 'SIZE', field: 'Size' as const }] : []),
     ];
     const json = (): unknown =>
       list.map((c) => ({

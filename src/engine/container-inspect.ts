@@ -2,7 +2,8 @@
 import { join } from 'node:path';
 import { GoTime } from '../format/gotime.js';
 import type { ContainerRecord, ContainerStore } from '../storage/containers.js';
-import { logPath } from './lifecycle.js';
+import { logPath, socketDir } from './lifecycle.js';
+import { NETNS_FILE } from '../network/helper.js';
 import { portBindings } from '../network/ports.js';
 
 export function stateString(c: ContainerRecord): string {
@@ -83,7 +84,8 @@ export function inspectContainer(cs: ContainerStore, c: ContainerRecord, imageNa
       LinkLocalIPv6Address: '',
       LinkLocalIPv6PrefixLen: 0,
       Ports: portBindings(cfg.portMappings, cfg.exposedPorts),
-      SandboxKey: running && c.state.pid && cfg.network !== 'host' ? `/proc/${c.state.pid}/ns/net` : '',
+      // The network namespace file the monitor bind-mounts for the helper (podman shows its netns file).
+      SandboxKey: running && c.state.netHelperPid ? join(socketDir(cs, c.id), NETNS_FILE) : '',
     },
     Namespace: '',
     IsInfra: false,

@@ -1,7 +1,8 @@
 // The core API: one method per verb, shared by the CLI and (later) the REST API.
 // Never imports yargs, never writes to stdout, never exits the process.
 import type { GlobalOptions } from '../cli/globals.js';
-import { Store } from '../storage/store.js';
+import { Store, diskUsage } from '../storage/store.js';
+import { join } from 'node:path';
 import { ContainerStore, type ContainerRecord } from '../storage/containers.js';
 import * as life from './lifecycle.js';
 import { inspectContainer } from './container-inspect.js';
@@ -243,6 +244,11 @@ export class Engine {
 
   async pruneContainers(filters: string[]): Promise<import('./container-ops.js').PruneReport> {
     return (await import('./container-ops.js')).pruneContainers(this, filters);
+  }
+
+  /** Bytes in a container's writable layer (ps -s). */
+  containerDiskUsage(id: string): number {
+    return diskUsage(join(this.containers().dir(id), 'diff'));
   }
 
   logPath(id: string): string {

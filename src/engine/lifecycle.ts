@@ -14,6 +14,7 @@ import { ContainerStore, type ContainerRecord } from '../storage/containers.js';
 import { readSubids } from '../userns/subid.js';
 import { exitFile, lookupContainer, readExitCode, syncStates, monitorAlive } from './containers.js';
 import { helperPath } from './context.js';
+import { applyOverlayVolumes, chownVolumes, releaseOverlayVolumes } from '../storage/volume-options.js';
 import { trace } from '../util/trace.js';
 import { mountContainerRootfs, userMountCount } from './fs.js';
 import { etcFilesFor, planNetwork, publishPorts, releaseContainerNetwork, type NetworkPlan } from './network.js';
@@ -120,9 +121,11 @@ export async function prepareBundle(engine: Engine, rec: ContainerRecord, net?: 
   const hostname = cfg.hostname ?? (cfg.network === 'host' ? hostHostname() : rec.id.slice(0, 12));
   const uidRanges = engine.ctx.rootless ? readSubids('uid', engine.ctx.hostUid, undefined, engine.ctx.env) : [];
   const gidRanges = engine.ctx.rootless ? readSubids('gid', engine.ctx.hostUid, undefined, engine.ctx.env) : [];
-  const binds = cfg.mounts
-    .filter((m) => m.type === 'bind' || m.type === 'volume')
-    .map((m) => ({ source: m.source, destination: m.destination, options: m.options }));
+  const binds = await applyOverlayVolumes(
+    cfg.mounts.filter((m) => m.type === 'bind' || m.type === 'volume').map((m) => ({ source: m.source, destination: m.destination, options: m.options })),
+    cs.dir(rec.id),
+    engine.ctx.rootless,
+  );
   // Image VOLUMEs get anonymous volumes, created once per container and kept with it.
   const imageVolumeSources: Record<string, string> = {};
   for (const dst of imageVolumeDestinations(imageConfig as never)) {
@@ -183,6 +186,8 @@ export async function prepareBundle(engine: Engine, rec: ContainerRecord, net?: 
   const bundle = cs.runDir(rec.id);
   mkdirSync(bundle, { recursive: true, mode: 0o700 });
   writeFileSync(join(bundle, 'config.json'), specToJson(spec));
+  const user = (spec as { process?: { user?: { uid: number; gid: number } } }).process?.user;
+  chownVolumes(binds, user?.uid ?? 0, user?.gid ?? 0);
   const proc = (spec as { process?: { args?: string[]; env?: string[]; cwd?: string; user?: { uid: number; gid: number } } }).process;
   // Recorded with the running state by the caller: one metadata write per start, not two.
   resolvedProcess.set(rec.id, { args: proc?.args ?? [], env: proc?.env ?? [], cwd: proc?.cwd ?? '/', user: proc?.user ? `${proc.user.uid}:${proc.user.gid}` : '0:0' });
@@ -317,7 +322,11 @@ async function startLocked(engine: Engine, id: string, io?: AttachIO): Promise<S
       throw net.helper && ev?.event === 'error' && ev.message.startsWith(net.helper.path) ? new TspodError('network', `setting up the network: ${msg}`) : classifyStartError(msg);
     }
     await publishPorts(net);
-    if (!oneStep) await runtimeStart(rt, rec.id);
+    if (!oneStep) {
+      await runtimeStart(rt, rec.id).catch((e: Error) => {
+        throw classifyStartError(e.message.replace(/^starting container \S+: /, ''));
+      });
+    }
     await cs.modify(rec.id, (c) => {
       c.state.status = 'running';
       c.state.pid = ev.event === 'created' || ev.event === 'started' ? ev.pid : 0;
@@ -605,6 +614,7 @@ export async function cleanupContainer(engine: Engine, input: string, opts: { rm
     // A user's `tspod mount` (or a cp in progress) keeps the rootfs mounted.
     const keepMounted = userMountCount(cs, cur.id) > 0;
     if (!keepMounted) await unmountRootfs(join(cs.dir(cur.id), 'merged')).catch(() => {});
+    await releaseOverlayVolumes(cs.dir(cur.id));
     await runtimeForget(runtimeFor(engine, cur), cur.id).catch(() => {});
     if ((opts.rm || cur.config.autoRemove) && !keepMounted) {
       await removeRecord(engine, cur.id);

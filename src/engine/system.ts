@@ -92,7 +92,10 @@ export async function systemInfo(ctx: EngineContext, store: Store | undefined, r
       kernel: release(),
       memFree: freemem(),
       memTotal: totalmem(),
-      networkBackend: 'slirp4netns',
+      // No bridge networks: the network of a rootless container is its helper (containers.conf
+      // [network] default_rootless_network_cmd).
+      networkBackend: ctx.conf.network.default_rootless_network_cmd === 'pasta' ? 'pasta' : 'slirp4netns',
+      rootlessNetworkCmd: ctx.conf.network.default_rootless_network_cmd === 'pasta' ? 'pasta' : 'slirp4netns',
       ociRuntime: { name: v.Client.Runtime.Name, path: v.Client.Runtime.Path, version: v.Client.Runtime.Version },
       os: 'linux',
       remoteSocket: { exists: false, path: `${ctx.runtimeDir}/tspod/tspod.sock` },

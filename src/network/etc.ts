@@ -82,9 +82,10 @@ function addresses(mode: NetworkMode, h: HostAddrs): { hostInternal?: string; se
       return { hostInternal: mode.options.allowHostLoopback ? a.gateway : h.ip, self: a.guest };
     }
     case 'pasta':
-      // pasta copies the host's address into the container, so that address is the container's own;
-      // the gateway address is the one pasta maps to the host.
-      return { hostInternal: h.gateway ?? h.ip, self: h.routeIp ?? h.ip ?? '127.0.1.1' };
+      // pasta copies the host's address into the container, so that address is the container's
+      // own. With --map-gw pasta maps the gateway address to the host; without it (the default, as
+      // podman 4.4) podman names the host's address, and so do we.
+      return { hostInternal: mode.args.includes('--map-gw') ? (h.gateway ?? h.ip) : h.ip, self: h.routeIp ?? h.ip ?? '127.0.1.1' };
     default:
       return { self: '127.0.1.1' };
   }

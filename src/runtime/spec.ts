@@ -344,7 +344,7 @@ function bindOptions(opts: readonly string[] | undefined, what: string): string[
     else if (o === 'bind' || o === 'rbind') rec = o;
     else if (PROPAGATION.has(o)) prop = o;
     else if (BIND_OPTS.has(o)) out.push(o);
-    else if (o === 'O') throw new TspodError('unsupported', `${what}: overlay volumes (:O) are not supported`);
+    else if (o === 'O') continue; // applied by the engine before the runtime sees the mount
     else invalid(`${what}: invalid mount option ${JSON.stringify(o)}`);
   }
   if (!out.includes('suid')) out.unshift('nosuid');

@@ -112,6 +112,14 @@ export async function mountRootfs(store: Store, driver: Driver, l: RootfsLayout,
   }
 }
 
+/** A plain overlay mount of absolute lower dirs (top first): used for :O volumes. */
+export async function mountOverlay(lowers: string[], upper: string, work: string, merged: string, rootless: boolean): Promise<void> {
+  if (isMounted(merged)) return;
+  const opts = `lowerdir=${lowers.join(':')},upperdir=${upper},workdir=${work}${rootless ? ',userxattr' : ''}`;
+  const r = await run('mount', ['-t', 'overlay', 'overlay', '-o', opts, merged]);
+  if (r.code !== 0) throw new TspodError('storage', `mounting an overlay on ${lowers[0]} (:O): ${r.stderr}`);
+}
+
 export async function unmountRootfs(merged: string): Promise<void> {
   if (!isMounted(merged)) return;
   const r = await run('umount', [merged]);

@@ -3,7 +3,7 @@
 // images/<id>/. A record is written only after its content is complete, and removed before its
 // content is deleted, so a kill -9 at any point leaves at worst an orphan directory that the next
 // writer garbage-collects.
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, readFileSync, chmodSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, readFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { readJson, writeFileAtomic } from './atomic.js';
@@ -287,6 +287,22 @@ export class Store {
     await this.withStoreLock(() => this.removeOrphanImageDirs());
     return n;
   }
+}
+
+/** Apparent size of the files below `dir`, not following symlinks. */
+export function diskUsage(dir: string): number {
+  let total = 0;
+  for (const name of safeReaddir(dir)) {
+    const p = join(dir, name);
+    try {
+      const st = lstatSync(p);
+      if (st.isDirectory()) total += diskUsage(p);
+      else if (st.isFile()) total += st.size;
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return total;
 }
 
 function safeReaddir(dir: string): string[] {
