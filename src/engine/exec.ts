@@ -100,7 +100,7 @@ export function execProcess(engine: Engine, rec: ContainerRecord, o: ExecOptions
 
   let user = base.user;
   if (o.user !== undefined && o.user !== '') {
-    const u = resolveUser(viewOf(join(cs.dir(rec.id), 'merged')), { user: o.user, groupAdd: rec.config.groupAdd });
+    const u = resolveUser(viewOf(join(cs.dir(rec.id), 'merged')), { user: o.user, groupAdd: rec.config.groupAdd, primaryAsSupplementary: false });
     user = { uid: u.uid, gid: u.gid, ...(base.user.umask !== undefined ? { umask: base.user.umask } : {}), additionalGids: u.additionalGids };
     // HOME follows the exec user unless someone set it explicitly (podman does the same).
     const explicit = (e: string): boolean => e === 'HOME' || e.startsWith('HOME=');

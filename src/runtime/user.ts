@@ -119,6 +119,8 @@ export interface ResolveUserOptions {
   /** `-u` or the image's User; empty/undefined = root. */
   user?: string;
   groupAdd?: readonly string[];
+  /** Add a named user's primary group to the supplementary ones (podman run: yes; exec: no). */
+  primaryAsSupplementary?: boolean;
 }
 
 /** Loads the container's passwd and group files lazily (only when a name must be looked up). */
@@ -182,10 +184,11 @@ export function resolveUser(view: RootfsView, opts: ResolveUserOptions): Resolve
 
   const additional: number[] = [];
   // As podman: a user named with -u also gets its primary group as a supplementary one.
-  if (spec) additional.push(gid);
+  const primary = spec !== undefined && opts.primaryAsSupplementary !== false;
+  if (primary) additional.push(gid);
   if (spec?.group) {
     gid = lookupGroup(db, spec.group);
-    additional[0] = gid;
+    if (primary) additional[0] = gid;
   } else if (entry) {
     const name = entry.name;
     for (const g of db.groups()) if (g.members.includes(name)) additional.push(g.gid);

@@ -140,7 +140,7 @@ describe.skipIf(!canRun)('runc accepts the generated spec', () => {
       command: ['sh', '-c', 'id; grep CapEff /proc/self/status; echo keys=$(cat /proc/keys | wc -c); ls -d /scratch'],
     });
     expect(r.stderr).toBe('');
-    expect(r.stdout.split('\n').slice(0, 2)).toEqual(['uid=1000(alice) gid=1000(alice) groups=10(wheel)', 'CapEff:\t0000000000000000']);
+    expect(r.stdout.split('\n').slice(0, 2)).toEqual(['uid=1000(alice) gid=1000(alice) groups=10(wheel),1000(alice)', 'CapEff:\t0000000000000000']);
     expect(r.stdout).toContain('keys=0\n'); // /dev/null bound over it
     expect(r.stdout).toContain('/scratch');
     expect(r.status).toBe(0);
