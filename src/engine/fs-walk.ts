@@ -5,12 +5,13 @@
 // (CVE-2018-15664). Entries are created, replaced and removed relative to a pinned parent directory,
 // never through a final symlink. security.md, "Unpacking layers" and "Handing a container to the runtime".
 import {
-  closeSync, constants as fsc, fchmodSync, fchownSync, fstatSync, futimesSync, lchownSync, lstatSync, lutimesSync,
+  closeSync, constants as fsc, fchmodSync, fchownSync, futimesSync, lchownSync, lstatSync, lutimesSync,
   mkdirSync, openSync, readSync, readdirSync, readlinkSync, rmdirSync, symlinkSync, unlinkSync, writeSync, type Stats,
 } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { TspodError } from '../errors.js';
+import { readRegularFileNoFollow } from '../util/safe-read.js';
 import type { RootfsStat, RootfsView } from '../runtime/confine.js';
 
 const DIR_FLAGS = fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK;
@@ -104,31 +105,7 @@ export function fdView(rootFd: number): RootfsView {
     readFile(p: string, max: number): Buffer | null {
       return withParent(
         p,
-        (d, n) => {
-          let fd: number;
-          try {
-            fd = openSync(at(d, n), fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
-          } catch (e) {
-            if (code(e) === 'ENOENT') return null;
-            if (code(e) === 'ELOOP') throw new TspodError('hostile-content', `${p} in the container is a symlink`);
-            throw e;
-          }
-          try {
-            const st = fstatSync(fd);
-            if (!st.isFile()) throw new TspodError('hostile-content', `${p} in the container is not a regular file`);
-            if (st.size > max) throw new TspodError('hostile-content', `${p} in the container is larger than ${max} bytes`);
-            const buf = Buffer.alloc(st.size);
-            let off = 0;
-            while (off < buf.length) {
-              const got = readSync(fd, buf, off, buf.length - off, off);
-              if (got === 0) break;
-              off += got;
-            }
-            return buf.subarray(0, off);
-          } finally {
-            closeSync(fd);
-          }
-        },
+        (d, n) => readRegularFileNoFollow(at(d, n), p, max),
         null,
       );
     },

@@ -1,6 +1,6 @@
 // Running containers: prepare the root filesystem and bundle, start the monitor, attach, start,
 // wait, stop, kill, clean up after exit (unmount, runtime delete, --rm, restart policy).
-import { closeSync, existsSync, constants as fsc, fstatSync, lchownSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, readlinkSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, constants as fsc, lchownSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname as hostHostname } from 'node:os';
 import { join } from 'node:path';
 import { TspodError } from '../errors.js';
@@ -14,6 +14,7 @@ import { ContainerStore, type ContainerRecord } from '../storage/containers.js';
 import { readSubids } from '../userns/subid.js';
 import { exitFile, lookupContainer, readExitCode, syncStates, monitorAlive } from './containers.js';
 import { helperPath } from './context.js';
+import { readRegularFileNoFollow } from '../util/safe-read.js';
 import { applyOverlayVolumes, chownVolumes, releaseOverlayVolumes } from '../storage/volume-options.js';
 import { trace } from '../util/trace.js';
 import { mountContainerRootfs, userMountCount } from './fs.js';
@@ -71,32 +72,7 @@ export function viewOf(root: string): RootfsView {
       }
     },
     readlink: (p: string) => readlinkSync(host(p)),
-    readFile(p: string, max: number): Buffer | null {
-      let fd: number;
-      try {
-        fd = openSync(host(p), fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-        if (code === 'ELOOP') throw new TspodError('hostile-content', `${p} in the container is a symlink`);
-        throw e;
-      }
-      try {
-        const st = fstatSync(fd);
-        if (!st.isFile()) throw new TspodError('hostile-content', `${p} in the container is not a regular file`);
-        if (st.size > max) throw new TspodError('hostile-content', `${p} in the container is larger than ${max} bytes`);
-        const buf = Buffer.alloc(st.size);
-        let off = 0;
-        while (off < buf.length) {
-          const n = readSync(fd, buf, off, buf.length - off, off);
-          if (n === 0) break;
-          off += n;
-        }
-        return buf.subarray(0, off);
-      } finally {
-        closeSync(fd);
-      }
-    },
+    readFile: (p: string, max: number): Buffer | null => readRegularFileNoFollow(host(p), p, max),
     mkdir(p: string, mode: number, owner?: { uid: number; gid: number }): void {
       mkdirSync(host(p), { mode });
       if (owner) {
