@@ -33,7 +33,6 @@ export default defineCommand<{ container?: string; port?: string; all: boolean }
         } else out += `${args.all ? `${c.id.slice(0, 12)}\t` : ''}${key} -> ${host}\n`;
       }
     }
-    if (want !== undefined && out === '') throw new TspodError('invalid-argument', `failed to find published port "${want}"`);
     return { stdout: out };
   },
 });

@@ -639,6 +639,60 @@ int main(int argc, char **argv) {
     // The container itself is untouched.
     expect(runc('state', ctr.cid)).toContain('"status": "running"');
   });
+
+  it('--net-helper: started after create against the bind-mounted netns, `network` before `created`, killed at exit', async () => {
+    const m = startMonitor({
+      name: 'nethelper',
+      proc: { args: ['sleep', '1000'] },
+      startPipe: false,
+      flags: ['--net-helper', '/bin/sh', '--net-helper-arg', '-c', '--net-helper-arg', 'test -e {netns} && echo {pid} >&{ready-fd} && exec sleep 1000',
+        '--netns-path', path.join(base, 'nethelper', 'netns')],
+    });
+    const net = await m.event('network' as never);
+    const created = await m.event('created');
+    expect(m.events.map((e) => e.event)).toEqual(['network', 'created']);
+    const pid = m.monitorPid();
+    expect(alive(net.pid!)).toBe(true);
+    expect(statusField(net.pid!, 'PPid')).toBe(pid);
+    // The netns file is the container's network namespace.
+    const netns = path.join(base, 'nethelper', 'netns');
+    expect(fs.statSync(netns).ino).toBe(fs.statSync(`/proc/${created.pid}/ns/net`).ino);
+    runc('start', m.cid);
+    process.kill(created.pid!, 'SIGKILL');
+    expect((await m.event('exited')).exitCode).toBe(137);
+    expect(alive(net.pid!)).toBe(false);
+    expect(fs.existsSync(netns)).toBe(false);
+    expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(netns);
+  });
+
+  it('--net-helper: a helper that fails is an error event with its output; nothing is left behind', async () => {
+    const m = startMonitor({
+      name: 'nethelperfail',
+      proc: { args: ['sleep', '1000'] },
+      startPipe: false,
+      flags: ['--net-helper', '/bin/sh', '--net-helper-arg', '-c', '--net-helper-arg', 'echo no tap for {pid} >&2; exit 3 # {ready-file}',
+        '--netns-path', path.join(base, 'nethelperfail', 'netns')],
+    });
+    const e = await m.event('error');
+    expect(e.message).toMatch(/^\/bin\/sh exited before it was ready: no tap for \d+$/);
+    await m.syncClosed;
+    await waitFor('monitor exit', () => !alive(m.monitorPid()));
+    expect(runc('list', '-q')).not.toContain(m.cid);
+    expect(fs.existsSync(path.join(base, 'nethelperfail', 'netns'))).toBe(false);
+  });
+
+  it('--net-helper: the helper dies with a monitor killed with SIGKILL (PR_SET_PDEATHSIG)', async () => {
+    const m = startMonitor({
+      name: 'nethelperpdeath',
+      proc: { args: ['sleep', '1000'] },
+      startPipe: false,
+      flags: ['--net-helper', '/bin/sh', '--net-helper-arg', '-c', '--net-helper-arg', 'echo 1 > {ready-file}; exec sleep 1000'],
+    });
+    const net = await m.event('network' as never);
+    await m.event('created');
+    process.kill(m.monitorPid(), 'SIGKILL');
+    await waitFor('helper exit', () => !alive(net.pid!));
+  });
 });
 
 /** Whether the monitor binary is statically linked (no PT_INTERP program header). */

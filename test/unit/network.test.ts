@@ -1,0 +1,128 @@
+// src/network: --network parsing, -p parsing and formatting, host port assignment and checks,
+// /etc/hosts and resolv.conf, the helpers' command lines.
+import { createServer } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { hostsFile, resolvConf } from '../../src/network/etc.js';
+import { helperCommand } from '../../src/network/helper.js';
+import { parseNetwork, slirpAddresses, SLIRP_DEFAULTS } from '../../src/network/mode.js';
+import { assignHostPorts, checkHostPorts, formatPorts, parseExpose, parsePublish, portBindings } from '../../src/network/ports.js';
+
+describe('parseNetwork', () => {
+  it('defaults to the configured command; parses options', () => {
+    expect(parseNetwork(undefined)).toEqual({ kind: 'slirp4netns', options: { ...SLIRP_DEFAULTS } });
+    expect(parseNetwork('', 'pasta')).toEqual({ kind: 'pasta', args: [] });
+    expect(parseNetwork('slirp4netns:allow_host_loopback=true,mtu=1500,cidr=10.5.0.0/24')).toEqual({
+      kind: 'slirp4netns',
+      options: { ...SLIRP_DEFAULTS, allowHostLoopback: true, mtu: 1500, cidr: '10.5.0.0/24' },
+    });
+    expect(parseNetwork('pasta:--map-gw,-T,8080')).toEqual({ kind: 'pasta', args: ['--map-gw', '-T', '8080'] });
+    expect(parseNetwork('container:abc')).toEqual({ kind: 'container', target: 'abc' });
+    expect(parseNetwork('ns:/run/netns/x')).toEqual({ kind: 'ns', path: '/run/netns/x' });
+    expect(parseNetwork('none')).toEqual({ kind: 'none' });
+    expect(parseNetwork('host')).toEqual({ kind: 'host' });
+  });
+
+  it('refuses what it does not know', () => {
+    expect(() => parseNetwork('mynet')).toThrow(/unable to find network with name or ID mynet/);
+    expect(() => parseNetwork('slirp4netns:foo=1')).toThrow(/unknown slirp4netns option "foo"/);
+    expect(() => parseNetwork('slirp4netns:allow_host_loopback=yes')).toThrow(/true or false/);
+    expect(() => parseNetwork('slirp4netns:port_handler=rootlesskit')).toThrow(/not supported/);
+    expect(() => parseNetwork('ns:relative')).toThrow(/absolute/);
+    expect(() => parseNetwork('host:x')).toThrow();
+  });
+
+  it('slirp4netns addresses follow the cidr', () => {
+    expect(slirpAddresses('10.0.2.0/24')).toEqual({ gateway: '10.0.2.2', dns: '10.0.2.3', guest: '10.0.2.100', prefix: 24 });
+    expect(slirpAddresses('192.168.7.0/24').guest).toBe('192.168.7.100');
+  });
+});
+
+describe('ports', () => {
+  it('parses podman -p forms', () => {
+    expect(parsePublish('8080:80')).toEqual([{ hostIp: '', hostPort: 8080, containerPort: 80, protocol: 'tcp', range: 1 }]);
+    expect(parsePublish('127.0.0.1:8080:80/udp')).toEqual([{ hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'udp', range: 1 }]);
+    expect(parsePublish('127.0.0.1::80')).toEqual([{ hostIp: '127.0.0.1', hostPort: 0, containerPort: 80, protocol: 'tcp', range: 1 }]);
+    expect(parsePublish('80')).toEqual([{ hostIp: '', hostPort: 0, containerPort: 80, protocol: 'tcp', range: 1 }]);
+    expect(parsePublish('8000-8010:80-90')).toEqual([{ hostIp: '', hostPort: 8000, containerPort: 80, protocol: 'tcp', range: 11 }]);
+    expect(parsePublish('0.0.0.0:53:53/tcp,udp').map((m) => m.protocol)).toEqual(['tcp', 'udp']);
+    expect(parsePublish('[::1]:8080:80')).toEqual([{ hostIp: '::1', hostPort: 8080, containerPort: 80, protocol: 'tcp', range: 1 }]);
+  });
+
+  it('refuses bad -p values', () => {
+    for (const bad of ['1:2:3:4', 'x', '80/sctpx', '99999:80', '8000-8001:80', '90-80', '300.1.1.1:80:80', '0:80']) {
+      expect(() => parsePublish(bad), bad).toThrow();
+    }
+  });
+
+  it('formats like podman ps and inspect', () => {
+    const maps = [...parsePublish('8080:80'), ...parsePublish('127.0.0.1:9000-9001:90-91/udp')];
+    expect(formatPorts(maps)).toBe('0.0.0.0:8080->80/tcp, 127.0.0.1:9000-9001->90-91/udp');
+    expect(portBindings(maps, ['99/tcp'])).toEqual({
+      '99/tcp': null,
+      '80/tcp': [{ HostIp: '', HostPort: '8080' }],
+      '90/udp': [{ HostIp: '127.0.0.1', HostPort: '9000' }],
+      '91/udp': [{ HostIp: '127.0.0.1', HostPort: '9001' }],
+    });
+    expect(parseExpose('80-81/udp')).toEqual([{ port: 80, protocol: 'udp' }, { port: 81, protocol: 'udp' }]);
+  });
+
+  it('chooses free host ports and finds taken ones', async () => {
+    const [m] = await assignHostPorts(parsePublish('127.0.0.1::80'));
+    expect(m!.hostPort).toBeGreaterThan(0);
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const taken = (srv.address() as { port: number }).port;
+    try {
+      await expect(checkHostPorts(parsePublish(`${taken}:80`))).rejects.toThrow(new RegExp(`listen tcp 0.0.0.0:${taken}: bind: address already in use`));
+      await expect(checkHostPorts([m!])).resolves.toBeUndefined();
+    } finally {
+      srv.close();
+    }
+  });
+});
+
+describe('/etc files', () => {
+  const read = (p: string): string => (p === '/etc/hosts' ? '127.0.0.1 localhost\n' : 'search corp.example\nnameserver 127.0.0.53\nnameserver 192.0.2.53\noptions edns0\n');
+  const hostAddrs = { ip: '192.0.2.2', gateway: '192.0.2.1', routeIp: '192.0.2.2' };
+
+  it('slirp4netns: own address, host.containers.internal, --add-host first', () => {
+    const i = { dir: '/x', name: 'web', hostname: 'abc', mode: parseNetwork(undefined), addHost: ['db:10.1.1.1'], readHostFile: read, hostAddrs };
+    expect(hostsFile(i)).toBe('10.1.1.1\tdb\n127.0.0.1 localhost\n192.0.2.2\thost.containers.internal\n10.0.2.100\tabc web\n');
+    expect(hostsFile({ ...i, addHost: [], mode: parseNetwork('slirp4netns:allow_host_loopback=true') })).toContain('10.0.2.2\thost.containers.internal\n');
+    // the loopback resolver is unreachable from the container: dropped; 10.0.2.3 first
+    expect(resolvConf(i)).toBe('search corp.example\nnameserver 10.0.2.3\nnameserver 192.0.2.53\noptions edns0\n');
+  });
+
+  it('--dns, --dns-search, --dns-option replace the host values; host mode keeps loopback resolvers', () => {
+    const i = { dir: '/x', name: 'n', hostname: 'n', mode: parseNetwork(undefined), readHostFile: read, hostAddrs, dns: ['9.9.9.9'], dnsSearch: ['a.test'], dnsOption: ['ndots:2'] };
+    expect(resolvConf(i)).toBe('search a.test\nnameserver 9.9.9.9\noptions ndots:2\n');
+    expect(resolvConf({ ...i, dns: [], dnsSearch: [], dnsOption: [], mode: parseNetwork('host') })).toContain('nameserver 127.0.0.53\n');
+    expect(hostsFile(i)).toMatch(/^10\.0\.2\.100\tn\n$/m);
+  });
+
+  it('pasta: the container has the host address; host.containers.internal is the gateway only with --map-gw', () => {
+    const i = { dir: '/x', name: 'n', hostname: 'h', mode: parseNetwork('pasta'), readHostFile: read, hostAddrs };
+    expect(hostsFile(i)).toContain('192.0.2.2\thost.containers.internal\n192.0.2.2\th n\n');
+    expect(hostsFile({ ...i, mode: parseNetwork('pasta:--map-gw') })).toContain('192.0.2.1\thost.containers.internal\n');
+  });
+});
+
+describe('helper command lines', () => {
+  it('slirp4netns: podman flags, API socket only with ports', () => {
+    const mode = parseNetwork(undefined) as Extract<ReturnType<typeof parseNetwork>, { kind: 'slirp4netns' }>;
+    const c = helperCommand(mode, { sockDir: '/r/s/x', ports: [], path: '/usr/bin/slirp4netns' });
+    expect(c.args).toEqual(['--configure', '--mtu=65520', '--disable-host-loopback', '--enable-ipv6', '--enable-sandbox', '--enable-seccomp', '--ready-fd={ready-fd}', '--netns-type=path', '{netns}', 'tap0']);
+    expect(c.netnsPath).toBe('/r/s/x/netns');
+    const p = helperCommand(mode, { sockDir: '/r/s/x', ports: parsePublish('8080:80'), path: '/usr/bin/slirp4netns' });
+    expect(p.apiSocket).toBe('/r/s/x/slirp.sock');
+    expect(p.args).toContain('--api-socket=/r/s/x/slirp.sock');
+  });
+
+  it('pasta: no automatic forwarding, ports as -t/-u, user args last', () => {
+    const mode = parseNetwork('pasta:--mtu,1500') as Extract<ReturnType<typeof parseNetwork>, { kind: 'pasta' }>;
+    const c = helperCommand(mode, { sockDir: '/r/s/x', ports: [...parsePublish('127.0.0.1:8080:80'), ...parsePublish('5353:5353/udp')], path: 'pasta' });
+    expect(c.args.join(' ')).toBe(
+      '--config-net --foreground --quiet --pid {ready-file} --netns {netns} --netns-only -T none -U none --no-map-gw -t 127.0.0.1/8080:80 -u 5353:5353 --mtu 1500',
+    );
+  });
+});
