@@ -1,0 +1,206 @@
+// build: a Containerfile with RUN, COPY, ENV, WORKDIR, CMD run end to end; the layer cache (an
+// unchanged rebuild reuses every step, a changed file reruns from its COPY on); multi-stage
+// COPY --from and --target; a failing RUN; .containerignore; a context symlink pointing out of the
+// context; -q, --iidfile, -f -.
+//
+// Requirements: rootless test user with subordinate ids, the fixture registry on 127.0.0.1:5000
+// (docker.io mirror). No network inside the build containers.
+
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IS_PODMAN, TEST_USER, asUser, cleanStore, fails, ok, storeFor, tspod } from './helpers.js';
+
+const store = storeFor('310-build');
+const HOME = execFileSync('getent', ['passwd', TEST_USER], { encoding: 'utf8' }).split(':')[5]!;
+const WORK = `${HOME}/e2e/310-build.work`;
+const IMG = 'localhost/e2e-310-app';
+
+/** Writes files (relative to WORK) as the test user. */
+async function write(files: Record<string, string>): Promise<void> {
+  for (const [name, text] of Object.entries(files)) {
+    const r = await asUser('sh', ['-c', 'mkdir -p "$(dirname "$1")" && cat > "$1"', 'sh', `${WORK}/${name}`], { input: text });
+    expect(r.code).toBe(0);
+  }
+}
+
+async function sh(cmd: string): Promise<void> {
+  const r = await asUser('sh', ['-c', cmd]);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+}
+
+const SIMPLE = ['FROM alpine:3.15', 'RUN echo built > /built', 'COPY f.txt /app/', 'ENV GREETING=hello', 'WORKDIR /app', 'CMD ["sh", "-c", "cat /built f.txt; echo $GREETING; pwd"]', ''].join('\n');
+
+/** The lines of a build's output that say a step came from the cache, by step number. */
+function cachedSteps(out: string): number[] {
+  const steps: number[] = [];
+  let cur = 0;
+  for (const line of out.split('\n')) {
+    const m = /^(?:\[\d+\/\d+\] )?STEP (\d+)\/\d+:/.exec(line);
+    if (m) cur = Number(m[1]);
+    else if (/^(?:\[\d+\/\d+\] )?--> Using cache [0-9a-f]{64}$/.test(line)) steps.push(cur);
+  }
+  return steps;
+}
+
+function lastId(out: string): string {
+  const lines = out.trim().split('\n');
+  const id = lines[lines.length - 1]!;
+  expect(id).toMatch(/^[0-9a-f]{64}$/);
+  return id;
+}
+
+beforeAll(async () => {
+  await cleanStore(store);
+  await sh(`rm -rf ${WORK} && mkdir -p ${WORK}/simple ${WORK}/multi ${WORK}/fail ${WORK}/ignore ${WORK}/escape ${WORK}/wide/tdir/sub`);
+  await write({ 'simple/Containerfile': SIMPLE, 'simple/f.txt': 'v1\n' });
+  const r = await ok(['pull', '-q', 'alpine:3.15'], { store });
+  expect(r.stderr).toBe('');
+}, 180_000);
+
+afterAll(async () => {
+  await tspod(['rm', '-a', '-f', '-t', '0'], { store });
+  await asUser('rm', ['-rf', WORK]);
+  await cleanStore(store);
+});
+
+describe('build', () => {
+  let firstId = '';
+
+  it('builds FROM + RUN + COPY + ENV + WORKDIR + CMD, and the image runs', async () => {
+    const r = await ok(['build', '-t', 'e2e-310-app', `${WORK}/simple`], { store, timeoutMs: 180_000 });
+    expect(r.stdout).toContain('STEP 1/6: FROM alpine:3.15\n');
+    expect(r.stdout).toContain('STEP 2/6: RUN echo built > /built\n');
+    expect(r.stdout).toContain('STEP 6/6: CMD ["sh", "-c", "cat /built f.txt; echo $GREETING; pwd"]\n');
+    expect(r.stdout).toContain(`Successfully tagged ${IMG}:latest\n`);
+    firstId = lastId(r.stdout);
+    const run = await ok(['run', '--rm', 'e2e-310-app'], { store });
+    expect(run.stdout).toBe('built\nv1\nhello\n/app\n');
+    expect(run.stderr).toBe('');
+    const inspect = await ok(['image', 'inspect', '--format', '{{.Id}} {{.Config.WorkingDir}} {{.Config.Env}}', IMG], { store });
+    expect(inspect.stdout).toMatch(new RegExp(`^(sha256:)?${firstId} /app \\[.*GREETING=hello.*\\]\\n$`));
+  }, 240_000);
+
+  it('an unchanged rebuild takes every step from the cache and gives the same image', async () => {
+    const r = await ok(['build', '-t', 'e2e-310-app', `${WORK}/simple`], { store, timeoutMs: 120_000 });
+    expect(cachedSteps(r.stdout)).toEqual([2, 3, 4, 5, 6]);
+    expect(lastId(r.stdout)).toBe(firstId);
+  }, 180_000);
+
+  it('a changed file reruns its COPY and every step after it', async () => {
+    await write({ 'simple/f.txt': 'v2\n' });
+    const r = await ok(['build', '-t', 'e2e-310-app', `${WORK}/simple`], { store, timeoutMs: 120_000 });
+    expect(cachedSteps(r.stdout)).toEqual([2]);
+    expect(lastId(r.stdout)).not.toBe(firstId);
+    const run = await ok(['run', '--rm', 'e2e-310-app'], { store });
+    expect(run.stdout).toBe('built\nv2\nhello\n/app\n');
+  }, 180_000);
+
+  it('multi-stage: COPY --from a named stage, build args, --target', async () => {
+    await write({
+      'multi/Containerfile': [
+        'ARG BASE=alpine:3.15',
+        'FROM $BASE AS builder',
+        'ARG MSG=default',
+        'RUN echo "$MSG from builder" > /out.txt',
+        'FROM $BASE',
+        'COPY --from=builder /out.txt /res/',
+        'CMD ["cat", "/res/out.txt"]',
+        '',
+      ].join('\n'),
+    });
+    await ok(['build', '--build-arg', 'MSG=hi', '-t', 'e2e-310-multi', `${WORK}/multi`], { store, timeoutMs: 180_000 });
+    const run = await ok(['run', '--rm', 'e2e-310-multi'], { store });
+    expect(run.stdout).toBe('hi from builder\n');
+    await ok(['build', '--target', 'builder', '-t', 'e2e-310-stage1', `${WORK}/multi`], { store, timeoutMs: 180_000 });
+    const run2 = await ok(['run', '--rm', 'e2e-310-stage1', 'cat', '/out.txt'], { store });
+    expect(run2.stdout).toBe('default from builder\n');
+  }, 240_000);
+
+  it('a failing RUN fails the build with its output, and the error names the instruction', async () => {
+    await write({ 'fail/Containerfile': 'FROM alpine:3.15\nRUN echo ok\nRUN echo before-fail; exit 3\nRUN echo never\n' });
+    const r = await fails(['build', '-t', 'e2e-310-fail', `${WORK}/fail`], 3, { store, timeoutMs: 120_000 }); // the RUN's exit code, as podman
+    expect(r.stdout).toContain('before-fail\n');
+    expect(r.stdout).not.toContain('never');
+    expect(r.stderr).toContain('building at STEP "RUN echo before-fail; exit 3"');
+    expect(r.stderr).toContain('exit status 3');
+    if (!IS_PODMAN) expect(r.stderr).toMatch(/^Error: Containerfile:3: /); // podman does not name the line
+    await fails(['image', 'exists', 'e2e-310-fail'], 1, { store });
+    const ps = await ok(['ps', '-a', '-q'], { store }); // no working container is left behind
+    expect(ps.stdout).toBe('');
+  }, 180_000);
+
+  it('.containerignore keeps files out of COPY', async () => {
+    await write({
+      'ignore/Containerfile': 'FROM alpine:3.15\nCOPY . /ctx/\nCMD ["ls", "/ctx"]\n',
+      'ignore/.containerignore': '*.secret\nContainerfile\n.containerignore\n',
+      'ignore/kept.txt': 'k\n',
+      'ignore/a.secret': 's\n',
+    });
+    await ok(['build', '-t', 'e2e-310-ignore', `${WORK}/ignore`], { store, timeoutMs: 120_000 });
+    const run = await ok(['run', '--rm', 'e2e-310-ignore'], { store });
+    expect(run.stdout).toBe('kept.txt\n');
+  }, 180_000);
+
+  it('a symlink in the context never reads host files outside it', async () => {
+    await write({ 'escape/Containerfile': 'FROM alpine:3.15\nCOPY hostetc/passwd /stolen\n' });
+    await sh(`ln -s /etc ${WORK}/escape/hostetc`);
+    const r = await tspod(['build', '-t', 'e2e-310-escape', `${WORK}/escape`], { store, timeoutMs: 120_000 });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('hostetc/passwd');
+    await fails(['image', 'exists', 'e2e-310-escape'], 1, { store });
+  }, 180_000);
+
+  it('ADD of a tar, COPY --chown, deletions, metadata instructions, --label', async () => {
+    await write({
+      'wide/Containerfile': [
+        'FROM alpine:3.15',
+        'RUN echo line1 > /h && echo line2 >> /h',
+        'ADD a.tar /unpacked/',
+        'COPY --chown=65534:65534 --chmod=640 p.txt /owned',
+        'RUN rm /etc/alpine-release && mkdir /d && echo a > /d/a',
+        'RUN rm -rf /d && mkdir /d && echo x > /d/new',
+        'ENV X=1',
+        'ENV Y=${X:+set} Z=${NOPE:-dflt}',
+        'LABEL org.example.a=b',
+        'EXPOSE 8080',
+        'STOPSIGNAL SIGINT',
+        'ENTRYPOINT ["/bin/sh", "-c"]',
+        'CMD ["echo $X $Y $Z; cat /h /unpacked/sub/x; stat -c \'%u:%g %a\' /owned; test -e /etc/alpine-release || echo deleted; ls /d"]',
+        '',
+      ].join('\n'),
+      'wide/p.txt': 'plain\n',
+      'wide/tdir/sub/x': 'intar\n',
+    });
+    await sh(`tar -cf ${WORK}/wide/a.tar -C ${WORK}/wide/tdir .`);
+    await ok(['build', '--label', 'from.flag=yes', '-t', 'e2e-310-wide', `${WORK}/wide`], { store, timeoutMs: 180_000 });
+    const run = await ok(['run', '--rm', 'e2e-310-wide'], { store });
+    expect(run.stdout).toBe('1 set dflt\nline1\nline2\nintar\n65534:65534 640\ndeleted\nnew\n');
+    const fmt = '{{index .Config.Labels "org.example.a"}} {{index .Config.Labels "from.flag"}} {{json .Config.ExposedPorts}} {{.Config.StopSignal}} {{.Config.Entrypoint}}';
+    const inspect = await ok(['image', 'inspect', '--format', fmt, 'e2e-310-wide'], { store });
+    expect(inspect.stdout).toBe('b yes {"8080/tcp":{}} SIGINT [/bin/sh -c]\n');
+  }, 240_000);
+
+  // the podman on the test host (buildah before 1.33) has no heredoc support
+  it.skipIf(IS_PODMAN)('heredocs in RUN and COPY', async () => {
+    await write({ 'heredoc/Containerfile': 'FROM alpine:3.15\nRUN <<EOT\necho one > /h\necho two >> /h\nEOT\nCOPY <<EOF /c\ncopied\nEOF\nCMD ["cat", "/h", "/c"]\n' });
+    await ok(['build', '-t', 'e2e-310-heredoc', `${WORK}/heredoc`], { store, timeoutMs: 180_000 });
+    const run = await ok(['run', '--rm', 'e2e-310-heredoc'], { store });
+    expect(run.stdout).toBe('one\ntwo\ncopied\n');
+  }, 240_000);
+
+  it('-q prints only the image ID; --iidfile writes it', async () => {
+    const r = await ok(['build', '-q', '--iidfile', `${WORK}/iid`, `${WORK}/simple`], { store, timeoutMs: 120_000 });
+    expect(r.stdout).toMatch(/^[0-9a-f]{64}\n$/);
+    const iid = await asUser('cat', [`${WORK}/iid`]);
+    expect(iid.stdout).toBe(`sha256:${r.stdout.trim()}`);
+  }, 180_000);
+
+  // podman opens /dev/stdin, which fails on the socket the test harness gives as stdin (ENXIO)
+  it.skipIf(IS_PODMAN)('-f - reads the Containerfile from stdin', async () => {
+    const r = await ok(['build', '-q', '-f', '-', `${WORK}/simple`], { store, input: SIMPLE.replace('hello', 'stdin'), timeoutMs: 120_000 });
+    const id = r.stdout.trim();
+    const run = await ok(['run', '--rm', id], { store });
+    expect(run.stdout).toBe('built\nv2\nstdin\n/app\n');
+  }, 180_000);
+});
