@@ -227,7 +227,7 @@ async function step(
     }
     cfg.created = new Date().toISOString();
     cfg.history!.push({ created: cfg.created, created_by: createdBy, empty_layer: true });
-    const id = await writeImage(engine, cfg, st.layers, []);
+    const id = await writeImage(engine, cfg, st.layers, [], st.imageId);
     st.imageId = id;
     await cachePut(engine, key, id);
     say(`--> ${id.slice(0, 12)}`);

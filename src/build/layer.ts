@@ -146,7 +146,7 @@ export async function tarInto(engine: Engine, tarArgs: string[], dest: string, c
 }
 
 /** Writes an image (config + a manifest of uncompressed layers) with `layers` (chain IDs). */
-export async function writeImage(engine: Engine, config: ImageConfigDoc, layers: string[], names: string[]): Promise<string> {
+export async function writeImage(engine: Engine, config: ImageConfigDoc, layers: string[], names: string[], parent?: string): Promise<string> {
   const store = engine.store();
   const bytes = Buffer.from(JSON.stringify(config));
   const id = createHash('sha256').update(bytes).digest('hex');
@@ -184,6 +184,7 @@ export async function writeImage(engine: Engine, config: ImageConfigDoc, layers:
         size,
         manifestMediaType: 'application/vnd.oci.image.manifest.v1+json',
       };
+      if (parent) rec.parent = parent;
       items.push(rec);
     }
     for (const n of names) if (!rec.names.includes(n)) rec.names.push(n);

@@ -131,7 +131,7 @@ export async function commitContainer(engine: Engine, st: State, ctrId: string, 
   st.config.rootfs!.diff_ids!.push(diffId);
   st.config.created = new Date().toISOString();
   st.config.history!.push({ created: st.config.created, created_by: createdBy });
-  const id = await writeImage(engine, st.config, st.layers, []);
+  const id = await writeImage(engine, st.config, st.layers, [], st.imageId);
   st.imageId = id;
   await cachePut(engine, key, id);
   return id;

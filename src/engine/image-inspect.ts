@@ -57,7 +57,7 @@ export function inspectImage(store: Store, rec: ImageRecord, driver = 'overlay')
     Digest: rec.digest,
     RepoTags: [...rec.names],
     RepoDigests: repoDigests(rec),
-    Parent: '',
+    Parent: rec.parent ?? '',
     Comment: cfg.comment ?? '',
     Created: new GoTime(rec.created),
     Config: cfg.config ?? {},

@@ -360,9 +360,16 @@ function matchFilter(img: ImageSummary, key: string, value: string, all: ImageSu
 export function listImages(store: Store, opts: { all: boolean; filters: string[] }): ImageSummary[] {
   const filters = parseFilters(opts.filters);
   const all = store.images().map((r) => summarize(store, r));
-  const out = filterImages(all, filters, all);
+  // Intermediate images (build steps): no name, and another image is built on top of them.
+  // podman lists them only with -a.
+  const visible = opts.all ? all : all.filter((i) => !(i.dangling && hasChild(i, all)));
+  const out = filterImages(visible, filters, all);
   out.sort((a, b) => Date.parse(b.created) - Date.parse(a.created) || a.id.localeCompare(b.id));
   return out;
+}
+
+function hasChild(img: ImageSummary, all: ImageSummary[]): boolean {
+  return all.some((o) => o.record.parent === img.id);
 }
 
 /** Dangling images (no names) are removed; with `all`, every image no container uses. */

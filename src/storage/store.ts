@@ -43,6 +43,8 @@ export interface ImageRecord {
   added: string;
   size: number;
   manifestMediaType: string;
+  /** The image this one was built on (build steps, commit); podman's Parent. */
+  parent?: string;
   /** Names this image had before, newest first (podman's NamesHistory). */
   namesHistory?: string[];
 }
