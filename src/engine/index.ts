@@ -118,8 +118,44 @@ export class Engine {
     return images.removeImages(this.store(), inputs, { ...opts, search: this.searchRegistries(), inUse: (id) => this.imageUsers(id) });
   }
 
+  /** `build`: runs a Containerfile; resolves to the image ID (src/build/builder.ts). */
+  async build(opts: import('../build/builder.js').BuildOptions): Promise<string> {
+    const { build } = await import('../build/builder.js');
+    return build(this, opts);
+  }
+
   pruneImages(opts: { all: boolean; filters: string[] }): Promise<string[]> {
     return images.pruneImages(this.store(), { ...opts, inUse: (id) => this.imageUsers(id) });
+  }
+
+  // ---- distribution: push, save/load, import, commit (push.ts, archive*.ts, import.ts, commit.ts)
+
+  async push(
+    input: string,
+    destination: string | undefined,
+    opts: Omit<import('./push.js').PushOptions, 'searchRegistries'>,
+    onEvent?: (e: import('./push.js').PushEvent) => void,
+  ): Promise<import('./push.js').PushResult> {
+    return (await import('./push.js')).pushImage(this, input, destination, { ...opts, searchRegistries: this.searchRegistries() }, onEvent);
+  }
+
+  async saveImages(inputs: string[], opts: Omit<import('./archive.js').SaveOptions, 'search'>): Promise<void> {
+    return (await import('./archive.js')).saveImages(this, inputs, { ...opts, search: this.searchRegistries() });
+  }
+
+  /** Loads the images of an archive (file, OCI layout directory or stream); returns their names. */
+  async loadImages(input: string | import('node:stream').Readable): Promise<string[]> {
+    return (await import('./archive.js')).loadImages(this, input);
+  }
+
+  /** Imports a tarball (file, URL or stream) as a one-layer image; returns its ID. */
+  async importImage(source: string | import('node:stream').Readable, reference: string | undefined, opts: import('./import.js').ImportOptions): Promise<string> {
+    return (await import('./import.js')).importImage(this, source, reference, opts);
+  }
+
+  /** A new image from a container's changes; returns its ID. */
+  async commitContainer(input: string, reference: string | undefined, opts: import('./commit.js').CommitOptions): Promise<string> {
+    return (await import('./commit.js')).commitContainer(this, input, reference, opts);
   }
 
   // ---- containers --------------------------------------------------------------------------

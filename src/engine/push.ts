@@ -1,0 +1,218 @@
+// push: copy a stored image to a registry.
+//
+// The store keeps layers unpacked, not their original blobs. A layer whose original blob the
+// destination already has (same registry), or can mount from another repository of that registry
+// the image came from, is referenced as is. Any other layer is re-archived from its diff dir
+// (tar-writer.ts), compressed and uploaded; its tar rarely has the original bytes, so its diff ID
+// changes, the config gets the new rootfs.diff_ids and thus a new digest: the pushed image then has
+// another ID than the local one (podman does the same when it recompresses).
+import { createReadStream, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { TspodError } from '../errors.js';
+import { getCredentials, type Credentials } from '../image/auth.js';
+import { MEDIA_TYPE, layerCompression, type Compression, type Descriptor } from '../image/manifest.js';
+import { normalizeReference, parseReference, type NamedReference } from '../image/reference.js';
+import { isInsecureRegistry } from '../image/registries.js';
+import { RegistryClient } from '../image/registry.js';
+import { VERSION } from '../version.js';
+import { layerMediaType, writeLayerBlob } from './archive-blob.js';
+import { lookupImage, splitName } from './images.js';
+import type { Engine } from './index.js';
+import type { ImageRecord } from '../storage/store.js';
+
+export interface PushOptions {
+  tlsVerify?: boolean;
+  creds?: string;
+  authfile?: string;
+  /** Recompress every layer with this; default: reuse the stored layer's compression. */
+  compressionFormat?: 'gzip' | 'zstd';
+  /** Manifest type; default: the stored manifest's. */
+  format?: 'oci' | 'v2s2';
+  /** Registries to resolve short names with. */
+  searchRegistries: string[];
+}
+
+export type PushEvent =
+  | { type: 'signatures' }
+  | { type: 'blob'; digest: string; state: 'copy' | 'skipped' | 'mounted' }
+  | { type: 'config'; digest: string }
+  | { type: 'manifest' };
+
+export interface PushResult {
+  digest: string;
+  destination: string;
+}
+
+function sha256(b: Buffer): string {
+  return `sha256:${createHash('sha256').update(b).digest('hex')}`;
+}
+
+export function parseCreds(creds: string): Credentials {
+  const i = creds.indexOf(':');
+  if (i <= 0) throw new TspodError('invalid-argument', 'invalid --creds: expected USERNAME:PASSWORD', { hint: 'Use --creds user:password' });
+  return { username: creds.slice(0, i), password: creds.slice(i + 1) };
+}
+
+/** The destination reference: DESTINATION (docker:// optional), else the image's own name. */
+function destinationRef(input: string, destination: string | undefined, rec: ImageRecord): NamedReference {
+  let d = destination ?? input;
+  if (d.startsWith('docker://')) d = d.slice('docker://'.length);
+  else if (/^(oci|oci-archive|docker-archive|dir|containers-storage|docker-daemon|sif|ostree):/.test(d)) {
+    throw new TspodError('unsupported', `unsupported transport in "${d}": only docker:// is supported by push; use tspod save for archives`);
+  }
+  let ref: NamedReference;
+  try {
+    const parsed = parseReference(d);
+    if (parsed.registry === undefined && destination === undefined) {
+      // A short name: push to the name the local image has (docker.io/library/alpine for "alpine").
+      const want = parsed.repository;
+      const match = rec.names.find((n) => splitName(n)[0].endsWith(`/${want}`)) ?? rec.names[0];
+      if (!match) throw new Error('unnamed');
+      ref = normalizeReference(match);
+    } else ref = normalizeReference(parsed);
+  } catch (e) {
+    if (destination === undefined && rec.names[0]) ref = normalizeReference(rec.names[0]);
+    else if (destination === undefined) throw new TspodError('invalid-argument', `image ${input} has no name: give a DESTINATION`);
+    else throw e;
+  }
+  if (ref.digest) throw new TspodError('invalid-argument', `cannot push to a digest reference "${d}": use a tag`);
+  return ref;
+}
+
+export async function pushImage(engine: Engine, input: string, destination: string | undefined, opts: PushOptions, onEvent?: (e: PushEvent) => void): Promise<PushResult> {
+  const emit = onEvent ?? (() => {});
+  const store = engine.store();
+  const rec = lookupImage(store, input, opts.searchRegistries);
+  const dest = destinationRef(input, destination, rec);
+  let regConf;
+  try {
+    regConf = engine.registries();
+  } catch {
+    regConf = undefined;
+  }
+  const client = new RegistryClient({
+    registry: dest.registry,
+    insecure: opts.tlsVerify === false || (opts.tlsVerify === undefined && regConf !== undefined && isInsecureRegistry(regConf, dest.registry)),
+    credentials: opts.creds !== undefined ? parseCreds(opts.creds) : getCredentials(dest.registry, { authfile: opts.authfile, env: engine.ctx.env }),
+    userAgent: `tspod/${VERSION}`,
+    env: engine.ctx.env,
+  });
+  const repo = dest.repository;
+  // As podman: zstd layers need an OCI manifest, so without --format a v2s2 image becomes OCI.
+  const manifestType =
+    opts.format === 'oci' ? MEDIA_TYPE.ociManifest
+    : opts.format === 'v2s2' ? MEDIA_TYPE.dockerManifest
+    : rec.manifestMediaType === MEDIA_TYPE.dockerManifest && opts.compressionFormat !== 'zstd' ? MEDIA_TYPE.dockerManifest
+    : MEDIA_TYPE.ociManifest;
+  if (opts.compressionFormat) layerMediaType(manifestType, opts.compressionFormat); // throws for zstd in v2s2
+  // Repositories of the same registry this image came from: blobs can be mounted from there.
+  const mountSources = [...new Set([...rec.names, ...rec.repoDigests].map((n) => splitName(n.split('@')[0]!)[0]))]
+    .map((n) => {
+      try {
+        return normalizeReference(n, { defaultTag: false });
+      } catch {
+        return undefined;
+      }
+    })
+    .filter((r): r is NamedReference => r !== undefined && r.registry === dest.registry && r.repository !== repo)
+    .map((r) => r.repository);
+
+  const configBytes = store.imageConfig(rec.id);
+  const config = JSON.parse(configBytes.toString('utf8')) as { rootfs?: { diff_ids?: string[] } };
+  emit({ type: 'signatures' });
+  const staging = store.newStaging('push');
+  try {
+    const layers: Descriptor[] = [];
+    const diffIds: string[] = [];
+    let reusedAll = true;
+    const pushLayer = async (i: number, chain: string): Promise<void> => {
+      const lrec = store.layer(chain);
+      if (!lrec) throw new TspodError('storage', `layer ${chain.slice(0, 12)} of image ${rec.id.slice(0, 12)} is missing`, { hint: 'Pull the image again' });
+      let stored: Compression | undefined;
+      try {
+        stored = lrec.mediaType ? layerCompression(lrec.mediaType) : undefined;
+      } catch {
+        stored = undefined;
+      }
+      let want: Compression = opts.compressionFormat ?? stored ?? 'gzip';
+      if (manifestType === MEDIA_TYPE.dockerManifest) want = 'gzip';
+      const mediaType = layerMediaType(manifestType, want);
+      // 1. The original blob, when the registry has it or can mount it.
+      if (lrec.compressedDigest && lrec.compressedSize !== undefined && stored === want && RegistryClient.isDigest(lrec.compressedDigest)) {
+        let have = await client.blobExists(repo, lrec.compressedDigest);
+        let state: 'skipped' | 'mounted' = 'skipped';
+        for (const from of have ? [] : mountSources) {
+          if (await client.mountBlob(repo, lrec.compressedDigest, from).catch(() => false)) {
+            have = true;
+            state = 'mounted';
+            break;
+          }
+        }
+        if (have) {
+          emit({ type: 'blob', digest: lrec.compressedDigest, state });
+          layers[i] = { mediaType, digest: lrec.compressedDigest, size: lrec.compressedSize };
+          diffIds[i] = lrec.diffId;
+          return;
+        }
+      }
+      // 2. Re-archive the diff dir.
+      reusedAll = false;
+      const blob = await writeLayerBlob(store.layerDiffDir(chain), join(staging, `layer-${i}`), want);
+      if (await client.blobExists(repo, blob.digest)) emit({ type: 'blob', digest: blob.digest, state: 'skipped' });
+      else {
+        emit({ type: 'blob', digest: blob.digest, state: 'copy' });
+        await client.uploadBlob(repo, blob.digest, blob.size, createReadStream(blob.path));
+      }
+      rmSync(blob.path, { force: true });
+      layers[i] = { mediaType, digest: blob.digest, size: blob.size };
+      diffIds[i] = blob.diffId;
+    };
+    // image_parallel_copies layers at a time, as pull does.
+    const parallel = Math.max(1, Number(engine.ctx.conf.engine.image_parallel_copies ?? 4) || 4);
+    let next = 0;
+    const failures: unknown[] = [];
+    const worker = async (): Promise<void> => {
+      while (failures.length === 0 && next < rec.layers.length) {
+        const i = next++;
+        try {
+          await pushLayer(i, rec.layers[i]!);
+        } catch (e) {
+          failures.push(e);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(parallel, rec.layers.length) }, worker));
+    if (failures.length) throw failures[0];
+
+    // The config: unchanged bytes unless a diff ID changed.
+    const oldIds = config.rootfs?.diff_ids ?? [];
+    const changed = diffIds.length !== oldIds.length || diffIds.some((d, i) => d !== oldIds[i]);
+    let cfgBytes = configBytes;
+    if (changed) {
+      config.rootfs = { ...(config.rootfs ?? {}), diff_ids: diffIds };
+      cfgBytes = Buffer.from(JSON.stringify(config));
+    }
+    const cfgDigest = sha256(cfgBytes);
+    emit({ type: 'config', digest: cfgDigest });
+    if (!(await client.blobExists(repo, cfgDigest))) await client.uploadBlob(repo, cfgDigest, cfgBytes.length, cfgBytes);
+
+    // The manifest: the stored bytes when nothing changed, so the digest stays the same.
+    emit({ type: 'manifest' });
+    let manifest: Buffer;
+    if (!changed && reusedAll && manifestType === rec.manifestMediaType) manifest = store.imageManifest(rec.id);
+    else {
+      const doc = {
+        schemaVersion: 2,
+        mediaType: manifestType,
+        config: { mediaType: manifestType === MEDIA_TYPE.dockerManifest ? MEDIA_TYPE.dockerConfig : MEDIA_TYPE.ociConfig, digest: cfgDigest, size: cfgBytes.length },
+        layers,
+      };
+      manifest = Buffer.from(JSON.stringify(doc));
+    }
+    const digest = await client.putManifest(repo, dest.tag ?? 'latest', manifest, manifestType);
+    return { digest, destination: `${dest.registry}/${repo}:${dest.tag ?? 'latest'}` };
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
