@@ -65,6 +65,14 @@ export const COMMANDS: CommandEntry[] = [
   { paths: ['volume rm', 'volume remove'], describe: 'Remove one or more volumes', group: 'volume', load: () => import('./volume-rm.js') },
   { paths: ['volume prune'], describe: 'Remove all unused volumes', group: 'volume', load: () => import('./volume-prune.js') },
   { paths: ['volume exists'], describe: 'Check if a volume exists', group: 'volume', load: () => import('./volume-exists.js') },
+  { paths: ['network create'], describe: 'Create a network', group: 'network', load: () => import('./network-create.js') },
+  { paths: ['network ls', 'network list'], describe: 'List networks', group: 'network', load: () => import('./network-ls.js') },
+  { paths: ['network inspect'], describe: 'Display the network configuration for one or more networks', group: 'network', load: () => import('./network-inspect.js') },
+  { paths: ['network rm', 'network remove'], describe: 'Remove one or more networks', group: 'network', load: () => import('./network-rm.js') },
+  { paths: ['network prune'], describe: 'Remove all unused networks', group: 'network', load: () => import('./network-prune.js') },
+  { paths: ['network exists'], describe: 'Check if a network exists', group: 'network', load: () => import('./network-exists.js') },
+  { paths: ['network connect'], describe: 'Add a container to a network', group: 'network', load: () => import('./network-connect.js') },
+  { paths: ['network disconnect'], describe: 'Disconnect a container from a network', group: 'network', load: () => import('./network-disconnect.js') },
   { paths: ['unshare'], describe: 'Run a command in a modified user namespace', load: () => import('./unshare.js') },
 ];
 

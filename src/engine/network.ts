@@ -11,6 +11,7 @@ import { parseAddHost } from '../network/etc.js';
 import { findExecutable } from '../runtime/probe.js';
 import type { ContainerConfig, ContainerRecord, ContainerStore } from '../storage/containers.js';
 import { findContainer, monitorAlive, noSuchContainer } from './containers.js';
+import { isUserNetworkMode, planUserNetworks, userNetworkMode } from './networks.js';
 import type { EngineContext } from './context.js';
 
 export interface NetworkCreateOptions {
@@ -56,6 +57,12 @@ export async function networkConfig(
   o: NetworkCreateOptions,
   imageExposed: string[],
 ): Promise<NetworkConfig> {
+  // User-defined networks (src/engine/networks.ts): only when the value names one.
+  const userMode = userNetworkMode(cs.store, o.network);
+  if (userMode !== undefined) {
+    if (o.publish.length || o.publishAll) throw new TspodError('unsupported', 'tspod cannot publish ports of containers on user-defined networks yet');
+    return userNetworkConfig(userMode, o);
+  }
   const mode = parseNetwork(o.network, defaultNetworkCmd(ctx));
   if (mode.kind === 'container') {
     const target = findContainer(cs.list(), mode.target);
@@ -91,6 +98,15 @@ export async function networkConfig(
   return cfg;
 }
 
+function userNetworkConfig(network: string, o: NetworkCreateOptions): NetworkConfig {
+  const cfg: NetworkConfig = { network };
+  if (o.dns.length) cfg.dns = o.dns;
+  if (o.dnsSearch.length) cfg.dnsSearch = o.dnsSearch;
+  if (o.dnsOption.length) cfg.dnsOption = o.dnsOption;
+  if (o.addHost.length) cfg.addHost = o.addHost;
+  return cfg;
+}
+
 export interface NetworkPlan {
   mode: NetworkMode;
   /** The spec's network namespace: 'host', 'none' (new, loopback only), 'private' or 'ns:<path>'. */
@@ -99,6 +115,8 @@ export interface NetworkPlan {
   shareEtcFrom?: string;
   helper?: HelperCommand;
   ports: PortMapping[];
+  /** User-defined networks: wires the container between the runtime's create and start. */
+  onNetworkUp?: () => Promise<void>;
 }
 
 /**
@@ -106,6 +124,7 @@ export interface NetworkPlan {
  * every host port can be bound (so a taken port fails with a clear error and leaves nothing behind).
  */
 export async function planNetwork(ctx: Pick<EngineContext, 'conf' | 'env'>, cs: ContainerStore, rec: ContainerRecord, sockDir: string): Promise<NetworkPlan> {
+  if (isUserNetworkMode(rec.config.network)) return planUserNetworks(cs.store, cs, rec, sockDir);
   const mode = parseNetwork(rec.config.network, defaultNetworkCmd(ctx));
   const ports = rec.config.portMappings ?? [];
   switch (mode.kind) {
@@ -156,6 +175,7 @@ export function etcFilesFor(plan: NetworkPlan, cs: ContainerStore, rec: Containe
 
 /** After the helper is up and before the container starts: ports that go through slirp4netns's API. */
 export async function publishPorts(plan: NetworkPlan): Promise<void> {
+  if (plan.onNetworkUp) await plan.onNetworkUp();
   if (plan.mode.kind === 'slirp4netns' && plan.helper?.apiSocket && plan.ports.length) {
     await slirpAddPorts(plan.helper.apiSocket, plan.mode, plan.ports);
   }

@@ -105,8 +105,8 @@ export function parseNetwork(value: string | undefined, defaultCmd = 'slirp4netn
       if (!rest.startsWith('/')) throw new TspodError('invalid-argument', `--network ns: needs an absolute path, got "${rest}"`);
       return { kind: 'ns', path: rest };
     case 'bridge':
-      throw new TspodError('unsupported', '--network bridge is not supported yet: tspod has no user-defined networks', {
-        hint: 'Use --network slirp4netns (the default), pasta, host, none, container:NAME or ns:PATH',
+      throw new TspodError('unsupported', '--network bridge is not supported: tspod has no default bridge network', {
+        hint: 'Create one with `tspod network create NAME` and use --network NAME, or use slirp4netns (the default), pasta, host, none, container:NAME or ns:PATH',
       });
   }
   throw new TspodError('invalid-argument', `unable to find network with name or ID ${v}: network not found`, {

@@ -1,0 +1,115 @@
+// User-defined networks: network create/ls/inspect/exists/rm/prune/connect/disconnect, and
+// containers on the same network reaching each other by name and by --network-alias while a
+// container on another network cannot reach them.
+//
+// The fixture image's busybox is static and its wget crashes (SIGSEGV) on this host, so the
+// clients speak HTTP with `nc` (same resolver: /etc/hosts). All traffic stays inside the
+// namespaces the test creates.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IS_PODMAN, cleanStore, fails, ok, storeFor, tspod } from './helpers.js';
+
+const store = storeFor('210-user-networks');
+const A = 'alpine:3.15';
+const NET_A = 'tsnet-a';
+const NET_B = 'tsnet-b';
+
+/** An HTTP GET with nc from a throwaway container on `net`; resolves to the shell's exit code and output. */
+async function httpFrom(net: string, host: string): Promise<{ code: number; out: string }> {
+  const script = `for i in 1 2 3 4 5 6 7 8 9 10; do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${host} 80 > /tmp/out 2>&1 && grep -q . /tmp/out && break; sleep 0.3; done; cat /tmp/out; grep -q 200 /tmp/out`;
+  const r = await tspod(['run', '--rm', '--network', net, A, 'sh', '-c', script], { store });
+  return { code: r.code, out: r.stdout };
+}
+
+beforeAll(async () => {
+  await cleanStore(store);
+  await ok(['pull', '-q', A], { store });
+}, 120_000);
+
+afterAll(async () => {
+  await tspod(['rm', '-a', '-f', '-t', '0'], { store });
+  await tspod(['network', 'prune', '-f'], { store });
+  await cleanStore(store);
+});
+
+describe.skipIf(IS_PODMAN)('user-defined networks', () => {
+  it('network create / ls / inspect / exists', async () => {
+    expect((await ok(['network', 'create', NET_A], { store })).stdout).toBe(`${NET_A}\n`);
+    expect((await ok(['network', 'create', '--subnet', '10.89.77.0/24', '--label', 'k=v', '--internal', NET_B], { store })).stdout).toBe(`${NET_B}\n`);
+    await fails(['network', 'create', NET_A], 125, { store });
+    await fails(['network', 'create', '--subnet', '10.89.77.0/24', 'clash'], 125, { store });
+
+    const ls = (await ok(['network', 'ls'], { store })).stdout.split('\n');
+    expect(ls[0]).toMatch(/^NETWORK ID\s+NAME\s+DRIVER$/);
+    expect(ls.some((l) => new RegExp(`^[0-9a-f]{12}\\s+${NET_A}\\s+bridge$`).test(l))).toBe(true);
+    expect((await ok(['network', 'ls', '-q'], { store })).stdout).toBe(`${NET_A}\n${NET_B}\n`);
+    expect((await ok(['network', 'ls', '--filter', `name=${NET_B}`, '--format', '{{.Name}} {{.Driver}}'], { store })).stdout).toBe(`${NET_B} bridge\n`);
+
+    const [b] = JSON.parse((await ok(['network', 'inspect', NET_B], { store })).stdout) as Array<Record<string, unknown>>;
+    expect(b).toMatchObject({ name: NET_B, driver: 'bridge', internal: true, labels: { k: 'v' }, subnets: [{ subnet: '10.89.77.0/24', gateway: '10.89.77.1' }] });
+    expect(b!.id).toMatch(/^[0-9a-f]{64}$/);
+    const [a] = JSON.parse((await ok(['network', 'inspect', NET_A], { store })).stdout) as Array<{ subnets: Array<{ subnet: string }> }>;
+    expect(a!.subnets[0]!.subnet).toMatch(/^10\.89\.\d+\.0\/24$/);
+    expect((await ok(['network', 'inspect', '--format', '{{.name}}', NET_A], { store })).stdout).toBe(`${NET_A}\n`);
+    await fails(['network', 'inspect', 'nosuchnet'], 125, { store });
+
+    await ok(['network', 'exists', NET_A], { store });
+    await fails(['network', 'exists', 'nosuchnet'], 1, { store });
+  });
+
+  it('containers on a network reach each other by name and alias; other networks cannot', async () => {
+    await ok(['network', 'create', 'tsnet-c'], { store });
+    await ok(['run', '-d', '--name', 'web', '--network', NET_A, '--network-alias', 'www', A, 'sh', '-c', 'echo hello-net > /tmp/index.html && exec httpd -f -p 80 -h /tmp'], { store });
+    const byName = await httpFrom(NET_A, 'web');
+    expect(byName.code, byName.out).toBe(0);
+    expect(byName.out).toContain('hello-net');
+    const byAlias = await httpFrom(NET_A, 'www');
+    expect(byAlias.code, byAlias.out).toBe(0);
+    expect(byAlias.out).toContain('hello-net');
+
+    // The other network: neither the name nor the address leads to the server.
+    const ip = (await ok(['exec', 'web', 'sh', '-c', "ip -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1"], { store })).stdout.trim();
+    expect(ip).toMatch(/^10\.89\.\d+\.\d+$/);
+    const other = await tspod(['run', '--rm', '--network', 'tsnet-c', A, 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${ip} 80`], { store });
+    expect(other.code).not.toBe(0);
+    expect(other.stdout).not.toContain('hello-net');
+    const otherName = await tspod(['run', '--rm', '--network', 'tsnet-c', A, 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 web 80`], { store });
+    expect(otherName.code).not.toBe(0);
+
+    // In use: rm fails with podman's exit code 2; -f removes the containers too.
+    const rm = await fails(['network', 'rm', NET_A], 2, { store });
+    expect(rm.stderr).toContain('network is being used');
+    expect((await ok(['network', 'rm', '-f', NET_A], { store })).stdout).toBe(`${NET_A}\n`);
+    await fails(['container', 'exists', 'web'], 1, { store });
+    await fails(['network', 'exists', NET_A], 1, { store });
+    await fails(['network', 'rm', NET_A], 125, { store });
+  }, 120_000);
+
+  it('a network has a default route via its gateway (egress through slirp4netns); --internal has none', async () => {
+    await ok(['network', 'create', '--internal', 'tsnet-int'], { store });
+    const routed = (await ok(['run', '--rm', '--network', 'tsnet-c', A, 'ip', 'route'], { store })).stdout;
+    expect(routed).toMatch(/^default via 10\.89\.\d+\.1 dev eth0/m);
+    const internal = (await ok(['run', '--rm', '--network', 'tsnet-int', A, 'ip', 'route'], { store })).stdout;
+    expect(internal).not.toMatch(/default/);
+    expect(internal).toMatch(/10\.89\.\d+\.0\/24 dev eth0/);
+    await ok(['network', 'rm', 'tsnet-int'], { store });
+  });
+
+  it('connect / disconnect a stopped container; prune', async () => {
+    await ok(['create', '--name', 'idle', '--network', 'none', A, 'true'], { store });
+    await ok(['network', 'connect', NET_B, 'idle'], { store });
+    await fails(['network', 'rm', NET_B], 2, { store });
+    await ok(['network', 'disconnect', NET_B, 'idle'], { store });
+    await ok(['network', 'rm', NET_B], { store });
+    await ok(['rm', 'idle'], { store });
+    await ok(['network', 'create', 'tsnet-d'], { store });
+    const pruned = (await ok(['network', 'prune', '-f'], { store })).stdout.split('\n').filter(Boolean).sort();
+    expect(pruned).toEqual(['tsnet-c', 'tsnet-d']);
+    expect((await ok(['network', 'ls', '-q'], { store })).stdout).toBe('');
+  });
+
+  it('--network with an unknown name still fails as before', async () => {
+    const r = await fails(['run', '--rm', '--network', 'nosuchnet', A, 'true'], 125, { store });
+    expect(r.stderr).toContain('network not found');
+  });
+});
