@@ -10,6 +10,7 @@ import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hostname, cpus, release, totalmem } from 'node:os';
+import { createServer, connect } from 'node:net';
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const REPO_DIR = dirname(BENCH_DIR);
@@ -479,4 +480,67 @@ export async function runTree(argv, { wait = 30, ...opts } = {}) {
     throw err;
   }
   return res;
+}
+
+// ------------------------------------------------------------------------------------------------
+// helpers for the network benchmark (network.mjs): loopback TCP only
+
+/** A TCP port that was free on `host` a moment ago (the kernel's choice; released before returning). */
+export function freePort(host = '127.0.0.1') {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, host, () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Connects to host:port and reads until EOF, discarding the data. Resolves { ms, bytes }: ms from
+ * the connect call to EOF (hrtime), bytes received.
+ */
+export function tcpReceive(host, port) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    let bytes = 0;
+    const s = connect({ host, port });
+    s.on('data', (b) => { bytes += b.length; });
+    s.on('error', reject);
+    s.on('end', () => {
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      s.destroy();
+      resolve({ ms, bytes });
+    });
+  });
+}
+
+/**
+ * A TCP server on host (port chosen by the kernel) that discards what it receives. Resolves
+ * { port, next(), close() }; next() resolves { ms, bytes } of the next connection: ms from accept
+ * to the peer's EOF (hrtime), bytes received.
+ */
+export function tcpReceiveServer(host = '127.0.0.1') {
+  return new Promise((resolve, reject) => {
+    const waiters = [];
+    const srv = createServer((s) => {
+      const t0 = process.hrtime.bigint();
+      let bytes = 0;
+      const w = waiters.shift();
+      s.on('data', (b) => { bytes += b.length; });
+      s.on('error', (e) => w?.reject(e));
+      s.on('end', () => {
+        const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+        s.end();
+        w?.resolve({ ms, bytes });
+      });
+    });
+    srv.on('error', reject);
+    srv.listen(0, host, () => resolve({
+      port: srv.address().port,
+      next: () => new Promise((res, rej) => waiters.push({ resolve: res, reject: rej })),
+      close: () => srv.close(),
+    }));
+  });
 }
