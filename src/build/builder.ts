@@ -12,7 +12,7 @@ import { normalizeLocalName, type ImageConfigDoc } from '../engine/images.js';
 import { keyValues, parseContainerfile, substitute, buildError, type Instruction, type Stage } from './parser.js';
 import { loadIgnore, type Ignore } from './context.js';
 import { copyStep } from './copy.js';
-import { writeImage } from './layer.js';
+import { squashImage, writeImage } from './layer.js';
 import { adopt, baseImage, cacheGet, cachePut, commitContainer, ctrOptions, ensureImage, envMap, nopText, setEnv, sha, type State } from './stage.js';
 
 export interface BuildOptions {
@@ -31,6 +31,26 @@ export interface BuildOptions {
   err: Writable;
   cwd: string;
   onPull?: (e: PullEvent) => void;
+  /** --squash: the build's new layers as one ("new"); --squash-all: one layer in all ("all"). */
+  squash?: 'new' | 'all';
+  /** --platform: only the host's is accepted. */
+  platform?: string;
+}
+
+/** The host's platform, as os/arch. */
+export function hostPlatform(): string {
+  const arch = ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[process.arch] ?? process.arch;
+  return `linux/${arch}`;
+}
+
+/** Refuses a platform other than the host's (`os/arch[/variant]`, a comma-separated list). */
+export function checkPlatform(spec: string, what: string): void {
+  const host = hostPlatform();
+  for (const p of spec.split(',').map((x) => x.trim())) {
+    const parts = p.toLowerCase().split('/');
+    if (parts.length >= 2 && `${parts[0]}/${parts[1]}` === host && (parts.length === 2 || (parts.length === 3 && (parts[2] === '' || (host.endsWith('/amd64') && parts[2] === 'v1') || (host.endsWith('/arm64') && parts[2] === 'v8'))))) continue;
+    throw new TspodError('unsupported', `${what}: platform "${p}" is not supported: tspod builds only for the host platform ${host}`);
+  }
 }
 
 // ---- helpers -------------------------------------------------------------------------------
@@ -54,6 +74,7 @@ function durationNs(s: string): number {
 
 export async function build(engine: Engine, o: BuildOptions): Promise<string> {
   const names = o.tags.map(normalizeLocalName); // a bad name fails before any work
+  if (o.platform !== undefined) checkPlatform(o.platform, '--platform');
   const parsed = parseContainerfile(o.text, o.file);
   const file = o.file;
   const ig = loadIgnore(o.contextDir);
@@ -69,14 +90,19 @@ export async function build(engine: Engine, o: BuildOptions): Promise<string> {
     if (last < 0) throw new TspodError('invalid-argument', `the target "${o.target}" was not found in the provided Containerfile`);
   }
   const stageImages: Array<string | undefined> = [];
+  const bases: Array<{ id?: string; layers: number; history: number }> = [];
   const multi = last > 0;
   for (let si = 0; si <= last; si++) {
     const stage = parsed.stages[si]!;
     const extra = si === last && o.labels.length ? [labelInstruction(o.labels)] : [];
-    stageImages[si] = await runStage(engine, o, parsed.stages, stage, stageImages, globals, ig, parsed.escape, extra, (s) => say(multi ? `[${si + 1}/${last + 1}] ${s}` : s));
+    stageImages[si] = await runStage(engine, o, parsed.stages, stage, stageImages, globals, ig, parsed.escape, extra, (s) => say(multi ? `[${si + 1}/${last + 1}] ${s}` : s), (b) => (bases[si] = b));
   }
-  const id = stageImages[last];
+  let id = stageImages[last];
   if (!id) throw new TspodError('invalid-argument', `${file}: a stage FROM scratch with no instructions produces no image`);
+  if (o.squash) {
+    const keep = o.squash === 'all' ? { id: undefined, layers: 0, history: 0 } : bases[last]!;
+    id = await squashImage(engine, id, keep.id, keep.layers, keep.history, `/bin/sh -c #(nop) tspod build --squash${o.squash === 'all' ? '-all' : ''}`, o.cwd);
+  }
   if (names.length) {
     say(`COMMIT ${names[0]}`);
     await engine.tagImage(id, names);
@@ -122,6 +148,7 @@ async function runStage(
   escape: string,
   extra: Instruction[],
   say: (s: string) => void,
+  onBase: (b: { id?: string; layers: number; history: number }) => void,
 ): Promise<string | undefined> {
   const file = o.file;
   const all = [stage.from, ...stage.instructions, ...extra];
@@ -132,6 +159,20 @@ async function runStage(
     throw buildError(file, stage.from.line, 'FROM', (e as Error).message);
   }
   say(`STEP 1/${all.length}: ${stage.from.original}`);
+  if (stage.from.flags.platform !== undefined) {
+    const vars = { ...globals, BUILDPLATFORM: hostPlatform(), TARGETPLATFORM: hostPlatform() };
+    let p: string;
+    try {
+      p = substitute(stage.from.flags.platform, vars, escape);
+    } catch (e) {
+      throw buildError(file, stage.from.line, 'FROM', (e as Error).message);
+    }
+    try {
+      checkPlatform(p, `${file}:${stage.from.line}: FROM --platform`);
+    } catch (e) {
+      throw new TspodError('unsupported', (e as Error).message);
+    }
+  }
   const baseId = await baseImage(engine, o, baseName, stages, stageImages, stage.from);
   const st: State = {
     imageId: baseId,
@@ -148,6 +189,7 @@ async function runStage(
   st.config.rootfs ??= { type: 'layers', diff_ids: [] };
   st.config.rootfs.diff_ids ??= [];
   st.config.history ??= [];
+  onBase({ id: baseId, layers: st.layers.length, history: st.config.history.length });
   const baseShell = st.config.config.Shell as string[] | undefined;
   if (baseShell?.length) st.shell = baseShell;
   // The base image's ONBUILD triggers run first, and are not inherited further.

@@ -3,11 +3,12 @@
 // pinned directory fds, and the container's upper dir becomes the layer.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, constants as fsc, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants as fsc, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { TspodError } from '../errors.js';
 import type { Engine } from '../engine/index.js';
 import { helperPath } from '../engine/context.js';
+import { DEFAULT_USER_AGENT, discard, send } from '../image/http.js';
 import { withMountedRootfs } from '../engine/fs.js';
 import { at, copyInto, fdView, openDirIn } from '../engine/fs-walk.js';
 import { resolveInRoot } from '../runtime/confine.js';
@@ -39,6 +40,61 @@ function extractFile(engine: Engine, path: string, dest: string): Promise<void> 
       else resolve();
     });
   });
+}
+
+/** ADD's limit on a remote file. */
+export const MAX_REMOTE_BYTES = 1 << 30;
+
+/**
+ * ADD of a URL: GET it (redirects followed, retried like registry requests), at most
+ * MAX_REMOTE_BYTES, into the file `dest` (never unpacked, as docker does), with its mtime from
+ * Last-Modified. Resolves its sha256 digest and the file name the URL's path gives.
+ */
+async function fetchRemote(src: string, dest: string, mode: number): Promise<{ digest: string; name: string; mtime?: string }> {
+  let url: URL;
+  try {
+    url = new URL(src);
+  } catch {
+    throw new TspodError('invalid-argument', `invalid URL "${src}"`);
+  }
+  const name = posix.basename(decodeURIComponent(url.pathname));
+  if (!name || name === '/' || name === '.' || name === '..') throw new TspodError('invalid-argument', `cannot determine a file name from the URL "${src}"`);
+  const res = await send({ method: 'GET', url, headers: { 'User-Agent': DEFAULT_USER_AGENT } });
+  if (res.status !== 200) {
+    discard(res);
+    throw new TspodError('network', `fetching ${src}: HTTP ${res.status}`);
+  }
+  const cl = res.headers['content-length'];
+  if (cl !== undefined && Number(cl) > MAX_REMOTE_BYTES) {
+    res.body.destroy();
+    throw new TspodError('hostile-content', `fetching ${src}: ${cl} bytes, more than the ${MAX_REMOTE_BYTES} allowed`);
+  }
+  const h = createHash('sha256');
+  const fd = openSync(dest, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, mode);
+  let total = 0;
+  try {
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > MAX_REMOTE_BYTES) {
+        res.body.destroy();
+        throw new TspodError('hostile-content', `fetching ${src}: more than the ${MAX_REMOTE_BYTES} bytes allowed`);
+      }
+      h.update(chunk);
+      let off = 0;
+      while (off < chunk.length) off += writeSync(fd, chunk, off);
+    }
+  } catch (e) {
+    if (e instanceof TspodError) throw e;
+    throw new TspodError('network', `fetching ${src}: ${(e as Error).message}`);
+  } finally {
+    closeSync(fd);
+  }
+  if (cl !== undefined && Number(cl) !== total) throw new TspodError('network', `fetching ${src}: got ${total} of ${cl} bytes`);
+  chmodSync(dest, mode);
+  const lm = res.headers['last-modified'];
+  const t = lm ? Date.parse(lm) : NaN;
+  if (Number.isFinite(t)) utimesSync(dest, t / 1000, t / 1000);
+  return { digest: `sha256:${h.digest('hex')}`, name, mtime: Number.isFinite(t) ? new Date(t).toISOString() : undefined };
 }
 
 interface Item {
@@ -73,6 +129,7 @@ export async function copyStep(
   const staging = store.newStaging('copy');
   const items: Item[] = [];
   let fromCtr: string | undefined;
+  const from = ins.flags.from;
   try {
     const stageFrom = async (root: string, useIgnore: boolean): Promise<void> => {
       let n = 0;
@@ -87,7 +144,16 @@ export async function copyStep(
           items.push({ path: p, contents: false, name: h.name });
           continue;
         }
-        if (/^[a-z]+:\/\//i.test(src)) throw new TspodError('unsupported', `${file}:${ins.line}: ${ins.cmd}: remote sources (${src}) are not supported`);
+        if (/^[a-z][a-z0-9+.-]*:\/\//i.test(src)) {
+          if (ins.cmd !== 'ADD' || !/^https?:\/\//i.test(src) || from !== undefined) {
+            throw new TspodError('unsupported', `${file}:${ins.line}: ${ins.cmd}: remote sources (${src}) are only supported by ADD, over http or https`);
+          }
+          const p = join(staging, `u${n++}`);
+          const got = await fetchRemote(src, p, chmod ?? 0o600);
+          hash.update(`url\0${src}\0${got.digest}\0${got.mtime ?? ''}\0`);
+          items.push({ path: p, contents: false, name: got.name });
+          continue;
+        }
         const matches = hasGlob(src) ? expandGlob(root, src, useIgnore ? ig : undefined) : [resolveSource(root, src)];
         if (matches.length === 0) throw notInContext(file, ins.line, ins.cmd, src);
         for (const rel of matches) {
@@ -112,7 +178,6 @@ export async function copyStep(
         }
       }
     };
-    const from = ins.flags.from;
     if (from !== undefined) {
       const fname = sub(from);
       const idx = stages.findIndex((s) => s.name === fname.toLowerCase());

@@ -19,7 +19,7 @@ export function chainOf(parent: string | undefined, diffId: string): string {
 const MOUNT_POINTS = new Set(['etc/hosts', 'etc/hostname', 'etc/resolv.conf', 'run/.containerenv']);
 
 /** Relative paths below dir (sorted, parents first) and the whiteouts among them. */
-function walk(dir: string): { entries: string[]; whiteouts: string[] } {
+export function walk(dir: string): { entries: string[]; whiteouts: string[] } {
   const entries: string[] = [];
   const whiteouts: string[] = [];
   const rec = (rel: string): void => {
@@ -46,7 +46,7 @@ function walk(dir: string): { entries: string[]; whiteouts: string[] } {
  * paths relative to dir. Node cannot read xattrs; getfattr (package attr) can, without following
  * symlinks.
  */
-function opaqueDirs(dir: string): string[] {
+export function opaqueDirs(dir: string): string[] {
   const r = spawnSync('getfattr', ['-R', '-P', '--absolute-names', '-d', '-m', '^(user|trusted)\\.overlay\\.opaque$', '--', dir], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.error) throw new TspodError('internal', `running getfattr: ${r.error.message}`, { hint: 'Install the attr package' });
   const out: string[] = [];
@@ -63,11 +63,19 @@ function opaqueDirs(dir: string): string[] {
 
 /** Commits `diffDir` (an overlay upper dir) as a layer on top of `parent`; returns the chain ID. */
 export async function commitDiff(engine: Engine, diffDir: string, parent: string | undefined): Promise<{ chain: string; diffId: string; size: number }> {
+  const { entries, whiteouts } = walk(diffDir);
+  for (const d of opaqueDirs(diffDir)) whiteouts.push(d ? `${d}/.wh..opq` : '.wh..opq');
+  return commitEntries(engine, diffDir, entries, whiteouts, parent);
+}
+
+/**
+ * Commits `entries` (paths relative to `dir`, parents first, not recursed into) and `whiteouts`
+ * (paths to hide, or `D/.wh..opq` for an opaque directory D: the entry `D/.wh..wh..opq`) as a layer on top of `parent`.
+ */
+export async function commitEntries(engine: Engine, diffDir: string, entries: string[], whiteouts: string[], parent: string | undefined): Promise<{ chain: string; diffId: string; size: number }> {
   const store = engine.store();
   const staging = store.newStaging('build');
   try {
-    const { entries, whiteouts } = walk(diffDir);
-    for (const d of opaqueDirs(diffDir)) whiteouts.push(d ? `${d}/.wh..opq` : '.wh..opq');
     const wh = join(staging, 'wh');
     mkdirSync(wh);
     const list: string[] = [`--directory=${diffDir}`, ...entries.map((e) => `./${e}`)];
@@ -190,4 +198,101 @@ export async function writeImage(engine: Engine, config: ImageConfigDoc, layers:
     for (const n of names) if (!rec.names.includes(n)) rec.names.push(n);
   });
   return id;
+}
+
+/**
+ * `build --squash` / `--squash-all`: a copy of image `id` whose layers above the first `keep` (the
+ * base image's) are one layer. Its content is read from the image's mounted root: every path the
+ * squashed layers touch, and a whiteout for every one they removed (with `keep` 0: the whole root).
+ * `keepHistory` history entries (the base image's) are kept, one entry stands for the rest.
+ */
+export async function squashImage(engine: Engine, id: string, base: string | undefined, keep: number, keepHistory: number, createdBy: string, cwd: string): Promise<string> {
+  const store = engine.store();
+  const img = store.images().find((i) => i.id === id);
+  if (!img) throw new TspodError('internal', `squash: image ${id} not found`);
+  const config = JSON.parse(store.imageConfig(id).toString('utf8')) as ImageConfigDoc;
+  const squashed = img.layers.slice(keep);
+  if (squashed.length === 0) return id;
+  // The paths the squashed layers touch, those removed, and the directories made opaque.
+  const touched = new Set<string>();
+  const opaque = new Set<string>();
+  for (const chain of squashed) {
+    const dir = store.layerDiffDir(chain);
+    const { entries, whiteouts } = walk(dir);
+    for (const e of entries) touched.add(e);
+    for (const w of whiteouts) touched.add(w);
+    for (const d of opaqueDirs(dir)) opaque.add(d);
+  }
+  const { ctrOptions } = await import('./stage.js');
+  const { withMountedRootfs } = await import('../engine/fs.js');
+  if (keep > 0 && !base) throw new TspodError('internal', 'squash: no base image');
+  const rec = await engine.createContainer(ctrOptions(id, ['true'], [], cwd));
+  const baseRec = keep > 0 ? await engine.createContainer(ctrOptions(base!, ['true'], [], cwd)) : undefined;
+  let res: { chain: string; diffId: string; size: number };
+  try {
+    res = await withMountedRootfs(engine, rec, async (merged) => {
+      if (keep === 0 || !baseRec) {
+        const { entries } = walk(merged);
+        return commitEntries(engine, merged, entries, [], undefined);
+      }
+      const present = new Map<string, boolean>(); // path -> is a directory
+      const exists = (p: string): boolean => {
+        if (!present.has(p)) {
+          let isDir = false;
+          try {
+            isDir = lstatSync(join(merged, p)).isDirectory();
+          } catch {
+            return false;
+          }
+          present.set(p, isDir);
+        }
+        return true;
+      };
+      const entries = new Set<string>();
+      const whiteouts: string[] = [];
+      for (const p of [...touched].sort()) {
+        // the parents must be directories of the final root (else an ancestor's whiteout covers it)
+        const parts = p.split('/');
+        let parentOk = true;
+        for (let i = 1; i < parts.length && parentOk; i++) {
+          const a = parts.slice(0, i).join('/');
+          parentOk = exists(a) && present.get(a) === true;
+        }
+        if (!parentOk) continue;
+        if (exists(p)) {
+          // parents first: a touched path's ancestors that the layers only traversed are added too
+          for (let i = 1; i < parts.length; i++) {
+            const a = parts.slice(0, i).join('/');
+            entries.add(a);
+          }
+          entries.add(p);
+          if (opaque.has(p) && present.get(p)) whiteouts.push(`${p}/.wh..opq`);
+        } else whiteouts.push(p);
+      }
+      // A whiteout only for what the base image has (one in a directory without a lower part
+      // would show), and none below an opaque directory.
+      const kept = await withMountedRootfs(engine, baseRec, async (lower) =>
+        whiteouts.filter((w) => {
+          const parts = w.split('/');
+          for (let i = 1; i < parts.length; i++) if (opaque.has(parts.slice(0, i).join('/'))) return false;
+          if (w.endsWith('/.wh..opq')) return true;
+          try {
+            lstatSync(join(lower, w));
+            return true;
+          } catch {
+            return false;
+          }
+        }),
+      );
+      return commitEntries(engine, merged, [...entries].sort(), kept, img.layers[keep - 1]);
+    });
+  } finally {
+    await engine.removeContainer(rec.id, { force: true, volumes: true }).catch(() => {});
+    if (baseRec) await engine.removeContainer(baseRec.id, { force: true, volumes: true }).catch(() => {});
+  }
+  const layers = [...img.layers.slice(0, keep), res.chain];
+  config.rootfs = { type: 'layers', diff_ids: [...(config.rootfs?.diff_ids ?? []).slice(0, keep), res.diffId] };
+  config.created = new Date().toISOString();
+  config.history = [...(config.history ?? []).slice(0, keepHistory), { created: config.created, created_by: createdBy }];
+  return writeImage(engine, config, layers, []);
 }

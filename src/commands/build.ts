@@ -16,6 +16,9 @@ interface Args {
   quiet: boolean;
   iidfile?: string;
   pull?: string;
+  squash: boolean;
+  'squash-all': boolean;
+  platform?: string;
 }
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
@@ -38,6 +41,9 @@ export default defineCommand<Args>({
     quiet: { type: 'boolean', alias: 'q', describe: 'Refrain from announcing build instructions and image read/write progress', default: false },
     iidfile: { type: 'string', describe: 'Write the image ID to the file', placeholder: 'file' },
     pull: { type: 'string', describe: 'Pull image policy ("always", "missing", "never")', placeholder: 'policy' },
+    squash: { type: 'boolean', describe: "Squash all of the image's new layers into a single new layer", default: false },
+    'squash-all': { type: 'boolean', describe: 'Squash all of the new image\'s layers (including those inherited from a base image) into a single new layer', default: false },
+    platform: { type: 'string', describe: 'Set the OS/ARCH[/VARIANT] of the image to build (only the host\'s platform is supported)', placeholder: 'OS/ARCH[/VARIANT]' },
   },
   examples: [['tspod build -t localhost/app:1 .', 'build the Containerfile in the current directory']],
   async run(args, ctx) {
@@ -88,6 +94,8 @@ export default defineCommand<Args>({
       err: ctx.stderr,
       cwd,
       onPull: pullRenderer(ctx.stderr, args.quiet),
+      squash: args['squash-all'] ? 'all' : args.squash ? 'new' : undefined,
+      platform: args.platform,
     });
     if (args.iidfile) writeFileSync(args.iidfile, `sha256:${id}`);
     return { stdout: `${id}\n` };

@@ -1,12 +1,15 @@
 // build: a Containerfile with RUN, COPY, ENV, WORKDIR, CMD run end to end; the layer cache (an
 // unchanged rebuild reuses every step, a changed file reruns from its COPY on); multi-stage
 // COPY --from and --target; a failing RUN; .containerignore; a context symlink pointing out of the
-// context; -q, --iidfile, -f -.
+// context; -q, --iidfile, -f -; --squash and --squash-all; --platform and FROM --platform; ADD of
+// a URL served by a tiny HTTP server on 127.0.0.1.
 //
 // Requirements: rootless test user with subordinate ids, the fixture registry on 127.0.0.1:5000
 // (docker.io mirror). No network inside the build containers.
 
 import { execFileSync } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IS_PODMAN, TEST_USER, asUser, cleanStore, fails, ok, storeFor, tspod } from './helpers.js';
 
@@ -52,7 +55,7 @@ function lastId(out: string): string {
 
 beforeAll(async () => {
   await cleanStore(store);
-  await sh(`rm -rf ${WORK} && mkdir -p ${WORK}/simple ${WORK}/multi ${WORK}/fail ${WORK}/ignore ${WORK}/escape ${WORK}/wide/tdir/sub`);
+  await sh(`rm -rf ${WORK} && mkdir -p ${WORK}/simple ${WORK}/squashdel ${WORK}/platform ${WORK}/platform2 ${WORK}/remote ${WORK}/remote404 ${WORK}/multi ${WORK}/fail ${WORK}/ignore ${WORK}/escape ${WORK}/wide/tdir/sub`);
   await write({ 'simple/Containerfile': SIMPLE, 'simple/f.txt': 'v1\n' });
   const r = await ok(['pull', '-q', 'alpine:3.15'], { store });
   expect(r.stderr).toBe('');
@@ -203,4 +206,97 @@ describe('build', () => {
     const run = await ok(['run', '--rm', id], { store });
     expect(run.stdout).toBe('built\nv2\nstdin\n/app\n');
   }, 180_000);
+
+  it('--squash makes the new layers one, --squash-all the whole image', async () => {
+    const sq = await ok(['build', '-q', '--squash', '-t', 'e2e-310-squash', `${WORK}/simple`], { store, timeoutMs: 180_000 });
+    const base = await ok(['image', 'inspect', '--format', '{{len .RootFS.Layers}}', 'alpine:3.15'], { store });
+    const n = Number(base.stdout.trim());
+    const layers = await ok(['image', 'inspect', '--format', '{{len .RootFS.Layers}}', 'e2e-310-squash'], { store });
+    expect(layers.stdout).toBe(`${n + 1}\n`); // RUN and COPY: one layer over alpine's
+    const run = await ok(['run', '--rm', 'e2e-310-squash'], { store });
+    expect(run.stdout).toBe('built\nv2\nhello\n/app\n');
+    const all = await ok(['build', '-q', '--squash-all', '-t', 'e2e-310-squash-all', `${WORK}/simple`], { store, timeoutMs: 180_000 });
+    expect(all.stdout.trim()).not.toBe(sq.stdout.trim());
+    const one = await ok(['image', 'inspect', '--format', '{{len .RootFS.Layers}}', 'e2e-310-squash-all'], { store });
+    expect(one.stdout).toBe('1\n');
+    const run2 = await ok(['run', '--rm', 'e2e-310-squash-all'], { store });
+    expect(run2.stdout).toBe('built\nv2\nhello\n/app\n');
+  }, 300_000);
+
+  it('--squash keeps deletions and opaque directories', async () => {
+    await write({
+      'squashdel/Containerfile': [
+        'FROM alpine:3.15',
+        'RUN mkdir /d && echo x > /d/x && rm /etc/alpine-release',
+        'RUN rm -rf /d && mkdir /d && echo y > /d/y && mkdir /n && echo n > /n/f && rm /n/f',
+        'CMD ["sh", "-c", "ls /d /n; test -e /etc/alpine-release || echo deleted"]',
+        '',
+      ].join('\n'),
+    });
+    await ok(['build', '-q', '--squash', '-t', 'e2e-310-squashdel', `${WORK}/squashdel`], { store, timeoutMs: 180_000 });
+    const run = await ok(['run', '--rm', 'e2e-310-squashdel'], { store });
+    expect(run.stdout).toBe('/d:\ny\n\n/n:\ndeleted\n');
+    expect(run.stderr).toBe('');
+  }, 240_000);
+
+  it('--platform: the host platform builds; FROM --platform likewise', async () => {
+    await write({ 'platform/Containerfile': 'FROM --platform=$BUILDPLATFORM alpine:3.15\nCMD ["true"]\n' });
+    await ok(['build', '-q', '--platform', 'linux/amd64', `${WORK}/platform`], { store, timeoutMs: 120_000 });
+  }, 180_000);
+
+  it.skipIf(IS_PODMAN)('--platform: another platform is refused with a clear error', async () => {
+    const r = await fails(['build', '-q', '--platform', 'linux/arm64', `${WORK}/simple`], 125, { store });
+    expect(r.stderr).toContain('platform "linux/arm64" is not supported: tspod builds only for the host platform linux/amd64');
+    await write({ 'platform2/Containerfile': 'FROM --platform=linux/s390x alpine:3.15\nCMD ["true"]\n' });
+    const r2 = await fails(['build', '-q', `${WORK}/platform2`], 125, { store });
+    expect(r2.stderr).toContain('Containerfile:1: FROM --platform: platform "linux/s390x" is not supported');
+  }, 120_000);
+
+  describe('ADD of a URL', () => {
+    let server: Server;
+    let body = 'remote v1\n';
+    let hits = 0;
+    const lastModified = 'Wed, 21 Oct 2015 07:28:00 GMT';
+    beforeAll(async () => {
+      server = createServer((req, res) => {
+        hits++;
+        if (req.url !== '/files/remote.txt') {
+          res.writeHead(404).end();
+          return;
+        }
+        res.writeHead(200, { 'Content-Type': 'application/x-tar', 'Last-Modified': lastModified, 'Content-Length': Buffer.byteLength(body) });
+        res.end(body);
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    });
+    afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+    it('fetches the file (not unpacked), with its mtime, and caches by content', async () => {
+      const port = (server.address() as AddressInfo).port;
+      await write({
+        'remote/Containerfile': `FROM alpine:3.15\nADD http://127.0.0.1:${port}/files/remote.txt /dl/\nCMD ["sh", "-c", "cat /dl/remote.txt; stat -c %Y /dl/remote.txt"]\n`,
+      });
+      const r = await ok(['build', '-t', 'e2e-310-remote', `${WORK}/remote`], { store, timeoutMs: 120_000 });
+      expect(hits).toBeGreaterThan(0);
+      const run = await ok(['run', '--rm', 'e2e-310-remote'], { store });
+      expect(run.stdout).toBe(`remote v1\n${Date.parse(lastModified) / 1000}\n`);
+      if (!IS_PODMAN) {
+        const again = await ok(['build', '-t', 'e2e-310-remote', `${WORK}/remote`], { store, timeoutMs: 120_000 });
+        expect(cachedSteps(again.stdout)).toEqual([2, 3]);
+        expect(lastId(again.stdout)).toBe(lastId(r.stdout));
+      }
+      body = 'remote v2\n';
+      const changed = await ok(['build', '-t', 'e2e-310-remote', `${WORK}/remote`], { store, timeoutMs: 120_000 });
+      expect(cachedSteps(changed.stdout)).toEqual([]);
+      const run2 = await ok(['run', '--rm', 'e2e-310-remote'], { store });
+      expect(run2.stdout).toContain('remote v2\n');
+    }, 300_000);
+
+    it.skipIf(IS_PODMAN)('a missing URL fails the build with the HTTP status', async () => {
+      const port = (server.address() as AddressInfo).port;
+      await write({ 'remote404/Containerfile': `FROM alpine:3.15\nADD http://127.0.0.1:${port}/nope.txt /x\n` });
+      const r = await fails(['build', '-q', `${WORK}/remote404`], 125, { store, timeoutMs: 60_000 });
+      expect(r.stderr).toContain(`fetching http://127.0.0.1:${port}/nope.txt: HTTP 404`);
+    }, 120_000);
+  });
 });

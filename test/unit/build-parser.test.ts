@@ -125,3 +125,18 @@ describe('.containerignore', () => {
     expect(ignored(ig, 'sub/a.log')).toBe(false);
   });
 });
+
+describe('checkPlatform', () => {
+  it('accepts the host platform only', async () => {
+    const { checkPlatform, hostPlatform } = await import('../../src/build/builder.js');
+    const host = hostPlatform();
+    expect(() => checkPlatform(host, '--platform')).not.toThrow();
+    expect(() => checkPlatform(`${host}/`, '--platform')).not.toThrow();
+    expect(() => checkPlatform(host.toUpperCase(), '--platform')).not.toThrow();
+    const other = host === 'linux/arm64' ? 'linux/amd64' : 'linux/arm64';
+    expect(() => checkPlatform(other, '--platform')).toThrow(`platform "${other}" is not supported: tspod builds only for the host platform ${host}`);
+    expect(() => checkPlatform(`${host},${other}`, '--platform')).toThrow(other);
+    expect(() => checkPlatform('windows/amd64', '--platform')).toThrow('not supported');
+    expect(() => checkPlatform('amd64', '--platform')).toThrow('not supported');
+  });
+});
