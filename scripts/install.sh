@@ -24,7 +24,7 @@ BINLINK="$PREFIX/bin/tspod"
 TSPOD_PACKAGES=(
   uidmap slirp4netns passt fuse-overlayfs runc crun catatonit docker-registry busybox-static
   skopeo podman tmux curl jq zstd hyperfine apache2-utils gcc make zlib1g-dev libzstd-dev
-  libssl-dev libc6-dev iproute2 attr nftables
+  libssl-dev libc6-dev iproute2 attr nftables pigz
 )
 
 log() { printf '[install] %s\n' "$*" >&2; }

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { findExecutable } from '../runtime/probe.js';
 import { TspodError } from '../errors.js';
 import { layerTar, type TarWriterOptions } from './tar-writer.js';
 import { MEDIA_TYPE, type Compression } from '../image/manifest.js';
@@ -35,16 +36,19 @@ function hasher(): { stream: Transform; result: () => { digest: string; size: nu
   return { stream, result: () => ({ digest: `sha256:${h.digest('hex')}`, size }) };
 }
 
-/** Compresses with the Debian zstd CLI (Node 20 has no zstd). */
-function zstdStream(): { input: PassThrough; output: Readable; done: Promise<void> } {
-  const child = spawn('zstd', ['-q', '-c', '-3', '-T0'], { stdio: ['pipe', 'pipe', 'pipe'] });
+/**
+ * Compresses through a CLI: zstd (Node 20 has none), and pigz for gzip when it is installed: node's
+ * zlib compresses one stream on one core, pigz uses all of them (push was 2.3x podman without it).
+ */
+function cliCompressor(cmd: string, args: string[], pkg: string): { input: PassThrough; output: Readable; done: Promise<void> } {
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d.slice(0, 2000)));
   const input = new PassThrough();
   input.pipe(child.stdin);
   const done = new Promise<void>((resolve, reject) => {
-    child.on('error', (e) => reject(new TspodError('unsupported', `running zstd: ${e.message}`, { hint: 'Install the zstd package' })));
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new TspodError('internal', `zstd failed (exit ${code}): ${err.trim()}`))));
+    child.on('error', (e) => reject(new TspodError('unsupported', `running ${cmd}: ${e.message}`, { hint: `Install the ${pkg} package` })));
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new TspodError('internal', `${cmd} failed (exit ${code}): ${err.trim()}`))));
   });
   return { input, output: child.stdout, done };
 }
@@ -54,8 +58,9 @@ export async function writeLayerBlob(dir: string, path: string, compression: Com
   const raw = hasher();
   const packed = hasher();
   const out = createWriteStream(path, { mode: 0o600 });
-  if (compression === 'zstd') {
-    const z = zstdStream();
+  const pigz = compression === 'gzip' ? findExecutable('pigz') : undefined;
+  if (compression === 'zstd' || pigz) {
+    const z = pigz ? cliCompressor(pigz, ['-c', '-6'], 'pigz') : cliCompressor('zstd', ['-q', '-c', '-3', '-T0'], 'zstd');
     await Promise.all([pipeline(layerTar(dir, opts), raw.stream, z.input), pipeline(z.output, packed.stream, out), z.done]);
   } else if (compression === 'gzip') {
     await pipeline(layerTar(dir, opts), raw.stream, createGzip({ level: 6 }), packed.stream, out);
