@@ -557,8 +557,12 @@ export async function stopContainer(engine: Engine, input: string, timeoutSec?: 
 }
 
 /** After the exit code is known, the exit command unmounts; make the record say exited either way. */
-async function waitStopped(engine: Engine, _id: string): Promise<void> {
-  await syncStates(engine.containers());
+async function waitStopped(engine: Engine, id: string): Promise<void> {
+  const cs = engine.containers();
+  await syncStates(cs);
+  // Published ports are free when stop returns, whoever's cleanup runs later.
+  const rec = cs.get(id);
+  if (rec) await releaseContainerNetwork(socketDir(cs, id), rec.state.netHelperPid).catch(() => {});
 }
 
 function safeImageConfig(engine: Engine, rec: ContainerRecord): Record<string, unknown> {

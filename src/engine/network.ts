@@ -59,12 +59,8 @@ export async function networkConfig(
 ): Promise<NetworkConfig> {
   // User-defined networks (src/engine/networks.ts): only when the value names one.
   const userMode = userNetworkMode(cs.store, o.network);
-  if (userMode !== undefined) {
-    if (o.publish.length || o.publishAll) throw new TspodError('unsupported', 'tspod cannot publish ports of containers on user-defined networks yet');
-    return userNetworkConfig(userMode, o);
-  }
-  const mode = parseNetwork(o.network, defaultNetworkCmd(ctx));
-  if (mode.kind === 'container') {
+  const mode: NetworkMode = userMode !== undefined ? { kind: 'none' } : parseNetwork(o.network, defaultNetworkCmd(ctx));
+  if (userMode === undefined && mode.kind === 'container') {
     const target = findContainer(cs.list(), mode.target);
     if (!target) throw new TspodError('no-such-container', `looking up container to share net namespace with: ${noSuchContainer(mode.target).message}`);
     mode.target = target.id;
@@ -81,6 +77,13 @@ export async function networkConfig(
         if (!covered) requests.push({ hostIp: '', hostPort: 0, containerPort: p.port, protocol: p.protocol, range: 1 });
       }
     }
+  }
+  if (userMode !== undefined) {
+    // Published through the user networks' slirp4netns (src/engine/networks.ts, planUserNetworks).
+    const cfg = userNetworkConfig(userMode, o);
+    if (requests.length) cfg.portMappings = await assignHostPorts(requests);
+    if (exposed.length) cfg.exposedPorts = [...new Set(exposed)];
+    return cfg;
   }
   if (requests.length && !canPublish(mode)) {
     throw new TspodError('invalid-argument', `cannot publish ports with --network ${mode.kind}: the container has no network of its own`, {

@@ -4,12 +4,15 @@
 // as its network mode; at start it gets a network namespace of its own (spec 'private') and the
 // monitor runs a trivial "helper" (it only reports ready) so that the two-step start path is used:
 // between the runtime's create and start, the CLI wires one veth per network to the network's
-// bridge and rewrites /etc/hosts of every running member (in place: the file is bind-mounted).
+// bridge, rewrites /etc/hosts of every running member (in place: the file is bind-mounted) and
+// publishes the container's ports through the shared namespace's slirp4netns.
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, readSync, writeSync, ftruncateSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync, writeSync, ftruncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { TspodError } from '../errors.js';
-import { attachContainer, ensureBridge, ensureSharedNetns, removeBridge, removeSharedNetns, sharedNetnsPath, type Attachment } from '../network/bridge.js';
+import { attachContainer, ensureBridge, ensureSharedNetns, removeBridge, removeSharedNetns, sharedApiSocket, sharedNetnsPath, type Attachment } from '../network/bridge.js';
+import { addSharedHostfwds, releaseHostfwds } from '../network/helper.js';
+import { checkHostPorts } from '../network/ports.js';
 import { findExecutable } from '../runtime/probe.js';
 import { readJson, writeFileAtomic } from '../storage/atomic.js';
 import type { ContainerRecord, ContainerStore } from '../storage/containers.js';
@@ -316,9 +319,6 @@ export async function connectNetwork(store: Store, cs: ContainerStore, netKey: s
   if (!isUserNetworkMode(c.config.network) && !['slirp4netns', 'pasta', 'none'].includes(c.config.network.split(':')[0]!)) {
     throw new TspodError('invalid-argument', `container ${c.name} uses --network ${c.config.network}: it cannot be connected to a network`);
   }
-  if (!isUserNetworkMode(c.config.network) && c.config.portMappings?.length) {
-    throw new TspodError('unsupported', `container ${c.name} publishes ports: tspod cannot publish ports on user-defined networks`);
-  }
   for (const a of aliases) if (!NAME_RE.test(a)) throw new TspodError('invalid-argument', `invalid network alias "${a}"`);
   await cs.modify(c.id, (r) => {
     const cur = isUserNetworkMode(r.config.network) ? parseUserMode(r.config.network) : { networks: [], aliases: [] };
@@ -425,6 +425,18 @@ function updateHosts(store: Store, cs: ContainerStore, self: string, names: stri
 /** planNetwork for a container on user-defined networks. */
 export async function planUserNetworks(store: Store, cs: ContainerStore, rec: ContainerRecord, sockDir: string): Promise<NetworkPlan> {
   const spec = parseUserMode(rec.config.network);
+  const ports = rec.config.portMappings ?? [];
+  if (ports.length) {
+    // A previous run's rules (its cleanup never ran) hold its host ports: they go first.
+    await releaseHostfwds(sockDir);
+    const items = listNetworks(store);
+    if (!spec.networks.some((name) => items.find((n) => n.name === name)?.internal === false)) {
+      throw new TspodError('invalid-argument', `container ${rec.name} publishes ports but is only on internal networks: ports cannot reach it`, {
+        hint: 'Connect it to a network created without --internal',
+      });
+    }
+    await checkHostPorts(ports);
+  }
   const allocs = await allocate(store, cs, rec, spec.networks);
   const shared = await store.withStoreLock(async () => {
     const ns = await ensureSharedNetns(store.runRoot, findExecutable('slirp4netns', process.env));
@@ -443,15 +455,25 @@ export async function planUserNetworks(store: Store, cs: ContainerStore, rec: Co
     peer: `tv${rec.id.slice(0, 10)}${i.toString(16)}`.slice(0, 15),
     defaultRoute: i === firstRouted,
   }));
+  const routed = allocs[firstRouted];
+  const apiSocket = sharedApiSocket(store.runRoot);
+  if (ports.length && (!routed || !existsSync(apiSocket))) {
+    throw new TspodError('network', 'cannot publish ports: the user networks\' slirp4netns has no API socket (it was started by an older tspod, or could not start)', {
+      hint: 'Stop every container on user-defined networks and remove the networks (tspod network prune) so that it starts again',
+    });
+  }
   return {
     mode: { kind: 'none' },
     spec: 'private',
-    ports: [],
+    ports,
     // The monitor's two-step path needs a helper: this one only says "ready" (fd 3) and exits.
     helper: { path: '/bin/sh', args: ['-c', 'printf x >&3', 'tspod-user-network', '{netns}', '{ready-fd}'], netnsPath },
     onNetworkUp: async () => {
       await attachContainer(shared ?? sharedNetnsPath(store.runRoot), netnsPath, atts);
       updateHosts(store, cs, rec.id, spec.networks);
+      // Published ports: the shared namespace routes to the container's address on its first
+      // non-internal network. Removed by releaseContainerNetwork (cleanup, rm, a failed start).
+      if (ports.length && routed) await addSharedHostfwds(sockDir, apiSocket, routed.ip, ports);
     },
   };
 }

@@ -75,8 +75,9 @@ async function startEgress(dir: string, ns: string, slirpPath: string): Promise<
   const log = openSync(join(dir, 'slirp.log'), 'w', 0o600);
   const child = spawn(
     slirpPath,
-    ['--configure', '--mtu=65520', '--disable-host-loopback', '--enable-sandbox', '--enable-seccomp', '--ready-fd=3', '--netns-type=path', ns, 'tap0'],
-    { detached: true, stdio: ['ignore', log, log, 'pipe'] },
+    // The API socket (published ports) by a name relative to the directory: sun_path is short.
+    ['--configure', '--mtu=65520', '--disable-host-loopback', '--enable-sandbox', '--enable-seccomp', '--ready-fd=3', `--api-socket=${SHARED_API_SOCKET}`, '--netns-type=path', ns, 'tap0'],
+    { detached: true, cwd: dir, stdio: ['ignore', log, log, 'pipe'] },
   );
   closeSync(log);
   const ready = child.stdio[3] as Readable;
@@ -100,6 +101,16 @@ async function startEgress(dir: string, ns: string, slirpPath: string): Promise<
     child.unref();
   }
   if (child.pid) writeFileSync(egressPidFile(dir), `${child.pid}\n`);
+  // Published ports: slirp4netns sends a forwarded connection to the container's bridge address
+  // through tap0, and asks (ARP) for that address there: the namespace answers for what it routes.
+  await run('nsenter', [`--net=${ns}`, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv4/conf/tap0/proxy_arp']).catch(() => {});
+}
+
+const SHARED_API_SOCKET = 'slirp.sock';
+
+/** The egress slirp4netns's API socket (published ports of containers on user networks). */
+export function sharedApiSocket(runRoot: string): string {
+  return join(sharedNetnsDir(runRoot), SHARED_API_SOCKET);
 }
 
 function stopEgress(dir: string, ns: string): void {
@@ -135,7 +146,10 @@ export async function ensureBridge(ns: string, b: BridgeSpec): Promise<void> {
   await run('nsenter', [`--net=${ns}`, 'ip', '-batch', '-'], `link add ${b.iface} type bridge\naddr add ${b.gateway}/${b.prefix} dev ${b.iface}\nlink set ${b.iface} up\n`);
   // With egress (the tspod table exists): members of one bridge talk (br_netfilter, when the host
   // has it loaded, sends bridged frames through the forward hook too); non-internal ones go out.
-  const rules = `add rule ip tspod forward iifname "${b.iface}" oifname "${b.iface}" accept\n${b.internal ? '' : `add rule ip tspod forward iifname "${b.iface}" oifname "tap0" accept\n`}`;
+  // From tap0, new connections are only what slirp4netns forwards: published ports.
+  const rules = `add rule ip tspod forward iifname "${b.iface}" oifname "${b.iface}" accept\n${
+    b.internal ? '' : `add rule ip tspod forward iifname "${b.iface}" oifname "tap0" accept\nadd rule ip tspod forward iifname "tap0" oifname "${b.iface}" accept\n`
+  }`;
   await run('nsenter', [`--net=${ns}`, nftPath(), '-f', '-'], rules).catch(() => {});
 }
 

@@ -2,7 +2,7 @@
 // against the container's network namespace (see src/native/monitor/nethelper.c), slirp4netns's API
 // socket for published ports, and tearing a helper down when its monitor could not.
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { TspodError } from '../errors.js';
@@ -50,14 +50,32 @@ export function helperCommand(mode: Extract<NetworkMode, { kind: 'slirp4netns' |
   }
   const user = [...mode.args];
   const mapGw = user.includes('--map-gw');
-  const args = ['--config-net', '--foreground', '--quiet', '--pid', '{ready-file}', '--netns', '{netns}', '--netns-only', '-T', 'none', '-U', 'none'];
+  const args = ['--config-net', '--foreground', '--quiet', '--pid', '{ready-file}', '--netns', '{netns}', '--netns-only'];
+  // As podman: "none" for a direction only when the user's options say nothing about it (pasta
+  // refuses `-T none` together with `-T PORT`).
+  const gave = pastaUserPortOptions(user);
+  if (!gave.T) args.push('-T', 'none');
+  if (!gave.U) args.push('-U', 'none');
   if (!mapGw) args.push('--no-map-gw');
   const tcp = pastaSpecs(o.ports, 'tcp');
   const udp = pastaSpecs(o.ports, 'udp');
-  for (const t of tcp.length ? tcp : ['none']) args.push('-t', t);
-  for (const u of udp.length ? udp : ['none']) args.push('-u', u);
+  for (const t of tcp.length || gave.t ? tcp : ['none']) args.push('-t', t);
+  for (const u of udp.length || gave.u ? udp : ['none']) args.push('-u', u);
   args.push(...user.filter((a) => a !== '--map-gw'));
   return { path: o.path, args, netnsPath };
+}
+
+const PASTA_PORT_OPTIONS = { t: '--tcp-ports', u: '--udp-ports', T: '--tcp-ns', U: '--udp-ns' } as const;
+
+/** Which of pasta's port forwarding options (-t -u -T -U, long or short, joined or not) the user passed. */
+export function pastaUserPortOptions(user: string[]): Record<keyof typeof PASTA_PORT_OPTIONS, boolean> {
+  const out = { t: false, u: false, T: false, U: false };
+  for (const a of user) {
+    for (const [k, long] of Object.entries(PASTA_PORT_OPTIONS) as Array<[keyof typeof PASTA_PORT_OPTIONS, string]>) {
+      if (a === long || a.startsWith(`${long}=`) || a === `-${k}` || (a.startsWith(`-${k}`) && !a.startsWith('--'))) out[k] = true;
+    }
+  }
+  return out;
 }
 
 /** pasta's port spec: [ip/]host[-end]:container[-end]. */
@@ -104,17 +122,88 @@ function slirpRequest(socket: string, req: unknown): Promise<Record<string, unkn
 
 /** Publishes the ports through slirp4netns's add_hostfwd (guest address: the container's). */
 export async function slirpAddPorts(apiSocket: string, mode: Extract<NetworkMode, { kind: 'slirp4netns' }>, ports: PortMapping[]): Promise<void> {
-  const guest = slirpAddresses(mode.options.cidr).guest;
+  await slirpAddHostfwds(apiSocket, slirpAddresses(mode.options.cidr).guest, ports);
+}
+
+/** One add_hostfwd rule as slirp4netns's list_hostfwd shows it. */
+export interface Hostfwd {
+  id: number;
+  proto: string;
+  host_addr: string;
+  host_port: number;
+  guest_addr: string;
+  guest_port: number;
+}
+
+/**
+ * add_hostfwd for every port to guestAddr; `added` is told of each rule as soon as it exists (so
+ * that a failure halfway leaves nothing the caller cannot remove). Returns the rules.
+ */
+export async function slirpAddHostfwds(apiSocket: string, guestAddr: string, ports: PortMapping[], added?: (h: Hostfwd) => void): Promise<Hostfwd[]> {
+  const out: Hostfwd[] = [];
   for (const p of expandPorts(ports)) {
-    const r = await slirpRequest(apiSocket, {
-      execute: 'add_hostfwd',
-      arguments: { proto: p.protocol, host_addr: p.hostIp || '0.0.0.0', host_port: p.hostPort, guest_addr: guest, guest_port: p.containerPort },
-    });
+    const args = { proto: p.protocol, host_addr: p.hostIp || '0.0.0.0', host_port: p.hostPort, guest_addr: guestAddr, guest_port: p.containerPort };
+    const r = await slirpRequest(apiSocket, { execute: 'add_hostfwd', arguments: args });
     if (r.error) {
       const desc = (r.error as { desc?: string }).desc ?? JSON.stringify(r.error);
       throw new TspodError('address-in-use', `cannot publish port ${p.hostPort}/${p.protocol} on ${p.hostIp || '0.0.0.0'}: slirp4netns: ${desc}`);
     }
+    const id = (r.return as { id?: unknown } | undefined)?.id;
+    if (typeof id === 'number') {
+      const h = { id, ...args };
+      out.push(h);
+      added?.(h);
+    }
   }
+  return out;
+}
+
+/**
+ * remove_hostfwd for the rules that are still what they were (slirp4netns numbers its rules anew
+ * when it restarts, so an id alone could name another container's rule). Errors are ignored.
+ */
+export async function slirpRemoveHostfwds(apiSocket: string, rules: Hostfwd[]): Promise<void> {
+  const list = await slirpRequest(apiSocket, { execute: 'list_hostfwd' }).catch(() => undefined);
+  // slirp4netns 1.x answers {"entries": [...]}; accept a {"return": {...}} wrapper too.
+  const body = (list?.return ?? list) as { entries?: unknown } | undefined;
+  const entries = (Array.isArray(body?.entries) ? body.entries : []) as Hostfwd[];
+  for (const h of rules) {
+    const same = entries.some(
+      (e) => e.id === h.id && e.proto === h.proto && e.host_port === h.host_port && e.guest_addr === h.guest_addr && e.guest_port === h.guest_port,
+    );
+    if (same) await slirpRequest(apiSocket, { execute: 'remove_hostfwd', arguments: { id: h.id } }).catch(() => undefined);
+  }
+}
+
+/** A container's ports on the shared namespace's slirp4netns (user-defined networks), in its socket directory. */
+export const HOSTFWD_FILE = 'hostfwd.json';
+
+interface HostfwdRecord {
+  socket: string;
+  rules: Hostfwd[];
+}
+
+/** Publishes ports on the shared slirp4netns, recording the rules in sockDir for releaseHostfwds. */
+export async function addSharedHostfwds(sockDir: string, apiSocket: string, guestAddr: string, ports: PortMapping[]): Promise<void> {
+  const rec: HostfwdRecord = { socket: apiSocket, rules: [] };
+  const file = join(sockDir, HOSTFWD_FILE);
+  await slirpAddHostfwds(apiSocket, guestAddr, ports, (h) => {
+    rec.rules.push(h);
+    writeFileSync(file, `${JSON.stringify(rec)}\n`, { mode: 0o600 });
+  });
+}
+
+/** Removes the rules addSharedHostfwds recorded in sockDir (at cleanup, rm, a failed start or the next start). */
+export async function releaseHostfwds(sockDir: string): Promise<void> {
+  const file = join(sockDir, HOSTFWD_FILE);
+  let rec: HostfwdRecord;
+  try {
+    rec = JSON.parse(readFileSync(file, 'utf8')) as HostfwdRecord;
+  } catch {
+    return;
+  }
+  if (typeof rec.socket === 'string' && Array.isArray(rec.rules) && existsSync(rec.socket)) await slirpRemoveHostfwds(rec.socket, rec.rules);
+  rmSync(file, { force: true });
 }
 
 /** Whether pid is a network helper of the container whose socket directory is sockDir. */
@@ -136,6 +225,7 @@ function umount(path: string): Promise<void> {
  * and undo the network namespace bind mount. Cheap when there is nothing to do.
  */
 export async function releaseNetwork(sockDir: string, helperPid: number | undefined): Promise<void> {
+  await releaseHostfwds(sockDir);
   if (helperPid && isHelperOf(helperPid, sockDir)) {
     try {
       process.kill(helperPid, 'SIGKILL');

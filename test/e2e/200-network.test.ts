@@ -348,6 +348,12 @@ describe('other modes', () => {
     await ok(['rm', '-f', '-t', '0', 'o-pasta'], { store });
     await expectNoHelpers(key);
   });
+
+  // podman adds -T none only when the user gave no -T (pasta 2023-03 refuses both together)
+  it.skipIf(IS_PODMAN)('pasta:-T,PORT: the container reaches the host port on its own loopback', async () => {
+    const out = await run(['--network', `pasta:-T,${hostPort}`, A, 'timeout', '5', 'wget', '-q', '-O', '-', `http://127.0.0.1:${hostPort}/`]);
+    expect(out).toBe('from-the-host\n');
+  });
 });
 
 describe('/etc/hosts, resolv.conf, hostname', () => {

@@ -6,6 +6,7 @@
 // clients speak HTTP with `nc` (same resolver: /etc/hosts). All traffic stays inside the
 // namespaces the test creates.
 
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IS_PODMAN, cleanStore, fails, ok, storeFor, tspod } from './helpers.js';
 
@@ -19,6 +20,53 @@ async function httpFrom(net: string, host: string): Promise<{ code: number; out:
   const script = `for i in 1 2 3 4 5 6 7 8 9 10; do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${host} 80 > /tmp/out 2>&1 && grep -q . /tmp/out && break; sleep 0.3; done; cat /tmp/out; grep -q 200 /tmp/out`;
   const r = await tspod(['run', '--rm', '--network', net, A, 'sh', '-c', script], { store });
   return { code: r.code, out: r.stdout };
+}
+
+/** A free port on 127.0.0.1 (bound to 0 and released). */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '0.0.0.0', r));
+  const p = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return p;
+}
+
+/** Whether the host port can be bound (the published port has been let go). */
+async function canBind(port: number): Promise<boolean> {
+  const srv = createServer();
+  const ok = await new Promise<boolean>((resolve) => {
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '0.0.0.0', () => resolve(true));
+  });
+  if (ok) await new Promise((r) => srv.close(r));
+  return ok;
+}
+
+/** Whether the host port becomes bindable within a few seconds. */
+async function portFreed(port: number, timeoutMs = 5000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await canBind(port)) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** GET from the test process, retried while the server comes up. */
+async function get(url: string, timeoutMs = 10_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (r.ok) return await r.text();
+      last = new Error(`HTTP ${r.status}`);
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`GET ${url}: ${String(last)}`);
 }
 
 beforeAll(async () => {
@@ -94,6 +142,30 @@ describe.skipIf(IS_PODMAN)('user-defined networks', () => {
     expect(internal).toMatch(/10\.89\.\d+\.0\/24 dev eth0/);
     await ok(['network', 'rm', 'tsnet-int'], { store });
   });
+
+  it('-p publishes from a user network through its slirp4netns; stop frees the port, restart brings it back', async () => {
+    await ok(['network', 'create', 'tsnet-p'], { store });
+    const hp = await freePort();
+    await ok(['run', '-d', '--name', 'pweb', '--network', 'tsnet-p', '-p', `${hp}:80`, A, 'sh', '-c', 'echo hello-pub > /tmp/index.html && exec httpd -f -p 80 -h /tmp'], { store });
+    expect(await get(`http://127.0.0.1:${hp}/index.html`)).toBe('hello-pub\n');
+    expect((await ok(['ps', '--format', '{{.Names}} {{.Ports}}', '--filter', 'name=pweb'], { store })).stdout).toBe(`pweb 0.0.0.0:${hp}->80/tcp\n`);
+    expect((await ok(['port', 'pweb'], { store })).stdout).toBe(`80/tcp -> 0.0.0.0:${hp}\n`);
+    expect(JSON.parse((await ok(['inspect', '--format', '{{json .NetworkSettings.Ports}}', 'pweb'], { store })).stdout)).toEqual({ '80/tcp': [{ HostIp: '', HostPort: String(hp) }] });
+
+    // Busy host port: refused before the container starts.
+    const busy = await fails(['run', '-d', '--name', 'pbusy', '--network', 'tsnet-p', '-p', `${hp}:80`, A, 'sleep', '100'], 125, { store });
+    expect(busy.stderr).toContain('address already in use');
+    await tspod(['rm', '-f', 'pbusy'], { store });
+
+    // The rule goes with the container's cleanup (the monitor's exit command), just after stop returns.
+    await ok(['stop', '-t', '0', 'pweb'], { store });
+    expect(await portFreed(hp)).toBe(true);
+    await ok(['start', 'pweb'], { store });
+    expect(await get(`http://127.0.0.1:${hp}/index.html`)).toBe('hello-pub\n');
+    await ok(['rm', '-f', '-t', '0', 'pweb'], { store });
+    expect(await portFreed(hp)).toBe(true);
+    await ok(['network', 'rm', 'tsnet-p'], { store });
+  }, 120_000);
 
   it('connect / disconnect a stopped container; prune', async () => {
     await ok(['create', '--name', 'idle', '--network', 'none', A, 'true'], { store });

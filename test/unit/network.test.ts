@@ -1,9 +1,12 @@
 // src/network: --network parsing, -p parsing and formatting, host port assignment and checks,
 // /etc/hosts and resolv.conf, the helpers' command lines.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hostsFile, resolvConf } from '../../src/network/etc.js';
-import { helperCommand } from '../../src/network/helper.js';
+import { addSharedHostfwds, HOSTFWD_FILE, helperCommand, releaseHostfwds } from '../../src/network/helper.js';
 import { parseNetwork, slirpAddresses, SLIRP_DEFAULTS } from '../../src/network/mode.js';
 import { assignHostPorts, checkHostPorts, formatPorts, parseExpose, parsePublish, portBindings } from '../../src/network/ports.js';
 
@@ -124,5 +127,87 @@ describe('helper command lines', () => {
     expect(c.args.join(' ')).toBe(
       '--config-net --foreground --quiet --pid {ready-file} --netns {netns} --netns-only -T none -U none --no-map-gw -t 127.0.0.1/8080:80 -u 5353:5353 --mtu 1500',
     );
+  });
+
+  it('pasta: "none" for a direction only when the user gave none of its options (as podman)', () => {
+    const cmd = (v: string, ports: string[] = []): string =>
+      helperCommand(parseNetwork(v) as Extract<ReturnType<typeof parseNetwork>, { kind: 'pasta' }>, { sockDir: '/r/s/x', ports: ports.flatMap(parsePublish), path: 'pasta' })
+        .args.slice(8)
+        .join(' ');
+    expect(cmd('pasta')).toBe('-T none -U none --no-map-gw -t none -u none');
+    expect(cmd('pasta:-T,5000')).toBe('-U none --no-map-gw -t none -u none -T 5000');
+    expect(cmd('pasta:--udp-ns=53')).toBe('-T none --no-map-gw -t none -u none --udp-ns=53');
+    expect(cmd('pasta:-T5000,-U,53')).toBe('--no-map-gw -t none -u none -T5000 -U 53');
+    expect(cmd('pasta:-t,9000')).toBe('-T none -U none --no-map-gw -u none -t 9000');
+    expect(cmd('pasta:--udp-ports,9000', ['8080:80'])).toBe('-T none -U none --no-map-gw -t 8080:80 --udp-ports 9000');
+    expect(cmd('pasta:--map-gw,-u,7000,-t,auto')).toBe('-T none -U none -u 7000 -t auto');
+  });
+});
+
+describe('published ports on the shared slirp4netns (user networks)', () => {
+  /** A stand-in for slirp4netns's API socket: one JSON request per connection. */
+  async function fakeSlirp(dir: string): Promise<{ socket: string; rules: Map<number, Record<string, unknown>>; close: () => Promise<void> }> {
+    const socket = join(dir, 'api.sock');
+    const rules = new Map<number, Record<string, unknown>>();
+    let next = 1;
+    const srv = createServer((c) => {
+      let buf = '';
+      c.setEncoding('utf8');
+      c.on('data', (d: string) => (buf += d));
+      c.on('end', () => {
+        const req = JSON.parse(buf) as { execute: string; arguments?: Record<string, unknown> };
+        let res: unknown = { return: {} };
+        if (req.execute === 'add_hostfwd') {
+          if ([...rules.values()].some((r) => r.host_port === req.arguments!.host_port)) res = { error: { desc: 'bad request: add_hostfwd: slirp_add_hostfwd failed' } };
+          else {
+            const id = next++;
+            rules.set(id, { id, ...req.arguments });
+            res = { return: { id } };
+          }
+        } else if (req.execute === 'list_hostfwd') res = { entries: [...rules.values()] };
+        else if (req.execute === 'remove_hostfwd') rules.delete(req.arguments!.id as number);
+        c.end(JSON.stringify(res));
+      });
+    });
+    await new Promise<void>((r) => srv.listen(socket, r));
+    return { socket, rules, close: () => new Promise((r) => srv.close(() => r())) };
+  }
+
+  it('adds rules to the container address, records them, and removes exactly those', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tspod-hostfwd-'));
+    const slirp = await fakeSlirp(dir);
+    try {
+      await addSharedHostfwds(dir, slirp.socket, '10.89.1.2', [...parsePublish('8080-8081:80-81'), ...parsePublish('127.0.0.1:5353:53/udp')]);
+      expect([...slirp.rules.values()]).toEqual([
+        { id: 1, proto: 'tcp', host_addr: '0.0.0.0', host_port: 8080, guest_addr: '10.89.1.2', guest_port: 80 },
+        { id: 2, proto: 'tcp', host_addr: '0.0.0.0', host_port: 8081, guest_addr: '10.89.1.2', guest_port: 81 },
+        { id: 3, proto: 'udp', host_addr: '127.0.0.1', host_port: 5353, guest_addr: '10.89.1.2', guest_port: 53 },
+      ]);
+      expect(existsSync(join(dir, HOSTFWD_FILE))).toBe(true);
+      // Rule 2 now forwards elsewhere (as after a slirp4netns restart): it is not ours to remove.
+      slirp.rules.set(2, { ...slirp.rules.get(2)!, guest_addr: '10.89.9.9' });
+      await releaseHostfwds(dir);
+      expect([...slirp.rules.keys()]).toEqual([2]);
+      expect(existsSync(join(dir, HOSTFWD_FILE))).toBe(false);
+      await releaseHostfwds(dir); // nothing recorded: nothing to do
+    } finally {
+      await slirp.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a busy host port fails; the rules added before it are recorded for removal', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tspod-hostfwd-'));
+    const slirp = await fakeSlirp(dir);
+    try {
+      slirp.rules.set(99, { id: 99, proto: 'tcp', host_addr: '0.0.0.0', host_port: 9001, guest_addr: '10.89.2.2', guest_port: 80 });
+      await expect(addSharedHostfwds(dir, slirp.socket, '10.89.1.2', parsePublish('9000-9001:80-81'))).rejects.toThrow(/cannot publish port 9001\/tcp/);
+      expect(slirp.rules.size).toBe(2);
+      await releaseHostfwds(dir);
+      expect([...slirp.rules.keys()]).toEqual([99]);
+    } finally {
+      await slirp.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
