@@ -10,7 +10,7 @@ import { TspodError } from '../errors.js';
 import { helperPath } from '../engine/context.js';
 import type { Engine } from '../engine/index.js';
 import type { ImageConfigDoc } from '../engine/images.js';
-import type { LayerRecord } from '../storage/store.js';
+import { claimName, type LayerRecord } from '../storage/store.js';
 
 export function chainOf(parent: string | undefined, diffId: string): string {
   return parent === undefined ? diffId.replace(/^sha256:/, '') : createHash('sha256').update(`sha256:${parent} ${diffId}`).digest('hex');
@@ -170,14 +170,7 @@ export async function writeImage(engine: Engine, config: ImageConfigDoc, layers:
   const digest = `sha256:${createHash('sha256').update(manifest).digest('hex')}`;
   const size = recs.reduce((n, r) => n + (r?.size ?? 0), 0);
   await store.commitImage(id, bytes, [{ digest, bytes: manifest, primary: true }], (items) => {
-    for (const name of names) {
-      for (const other of items) {
-        if (other.id !== id && other.names.includes(name)) {
-          other.names = other.names.filter((n) => n !== name);
-          other.namesHistory = [name, ...(other.namesHistory ?? []).filter((n) => n !== name)];
-        }
-      }
-    }
+    for (const name of names) claimName(items, id, name);
     let rec = items.find((i) => i.id === id);
     if (!rec) {
       rec = {

@@ -13,7 +13,7 @@ import { MEDIA_TYPE } from '../image/manifest.js';
 import { helperPath } from './context.js';
 import { splitName } from './images.js';
 import type { Engine } from './index.js';
-import type { LayerRecord } from '../storage/store.js';
+import { claimName, type LayerRecord } from '../storage/store.js';
 
 export function sha256(b: Buffer | string): string {
   return `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -138,14 +138,7 @@ export async function recordImage(
   const size = chains.reduce((n, c) => n + (layerRecs.find((l) => l.id === c)?.size ?? 0), 0);
   const digest = sha256(manifest.bytes);
   await store.commitImage(id, configBytes, [{ digest, bytes: manifest.bytes, primary: true }], (items) => {
-    for (const name of names) {
-      for (const other of items) {
-        if (other.id !== id && other.names.includes(name)) {
-          other.names = other.names.filter((n) => n !== name);
-          other.namesHistory = [name, ...(other.namesHistory ?? []).filter((n) => n !== name)];
-        }
-      }
-    }
+    for (const name of names) claimName(items, id, name);
     let rec = items.find((i) => i.id === id);
     if (!rec) {
       rec = {

@@ -1,7 +1,7 @@
 // Local image verbs: lookup, list, tag, untag, remove, prune, history, inspect.
 import { TspodError } from '../errors.js';
 import { formatReference, normalizeReference, parseReference, type ImageReference } from '../image/reference.js';
-import type { ImageRecord, Store } from '../storage/store.js';
+import { claimName, type ImageRecord, type Store } from '../storage/store.js';
 
 export interface ImageConfigDoc {
   created?: string;
@@ -122,13 +122,7 @@ export async function tagImage(store: Store, input: string, newNames: string[], 
   const img = lookupImage(store, input, search);
   await store.updateImages((items) => {
     for (const name of normalized) {
-      // A name belongs to one image: it moves.
-      for (const other of items) {
-        if (other.id !== img.id && other.names.includes(name)) {
-          other.names = other.names.filter((n) => n !== name);
-          other.namesHistory = [name, ...(other.namesHistory ?? []).filter((n) => n !== name)];
-        }
-      }
+      claimName(items, img.id, name);
       const rec = items.find((i) => i.id === img.id);
       if (!rec) throw noSuchImage(input);
       if (!rec.names.includes(name)) rec.names.push(name);

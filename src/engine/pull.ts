@@ -18,7 +18,7 @@ import { selectManifest, resolvePlatform } from '../image/platform.js';
 import { helperPath } from './context.js';
 import { splitName } from './images.js';
 import type { Engine } from './index.js';
-import type { LayerRecord } from '../storage/store.js';
+import { claimName, type LayerRecord } from '../storage/store.js';
 import { VERSION } from '../version.js';
 
 export interface PullOptions {
@@ -227,14 +227,7 @@ async function pullImageContent(ctx: Ctx, client: RegistryClient, cand: PullCand
       ...(top !== manifest ? [{ digest: top.digest, bytes: top.bytes, primary: false }] : []),
     ],
     (items) => {
-      if (localName) {
-        for (const other of items) {
-          if (other.id !== id && other.names.includes(localName)) {
-            other.names = other.names.filter((n) => n !== localName);
-            other.namesHistory = [localName, ...(other.namesHistory ?? []).filter((n) => n !== localName)];
-          }
-        }
-      }
+      if (localName) claimName(items, id, localName);
       let rec = items.find((i) => i.id === id);
       if (!rec) {
         rec = {

@@ -291,6 +291,19 @@ export class Store {
   }
 }
 
+/**
+ * A name belongs to one image: takes `name` away from every image but `id` (recording it in their
+ * NamesHistory, as podman does). Call inside an images.json update.
+ */
+export function claimName(items: ImageRecord[], id: string, name: string): void {
+  for (const other of items) {
+    if (other.id !== id && other.names.includes(name)) {
+      other.names = other.names.filter((n) => n !== name);
+      other.namesHistory = [name, ...(other.namesHistory ?? []).filter((n) => n !== name)];
+    }
+  }
+}
+
 /** Apparent size of the files below `dir`, not following symlinks. */
 export function diskUsage(dir: string): number {
   let total = 0;
