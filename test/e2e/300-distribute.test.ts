@@ -99,6 +99,29 @@ describe('push', () => {
     await asUser('podman', ['unshare', 'rm', '-rf', root, '/tmp/tspod-e2e-300-podman']);
   });
 
+  // The other direction of the interop check: what podman pushes, tspod pulls, digest for digest.
+  it.skipIf(IS_PODMAN)('tspod pulls what podman pushed, with the same manifest digest', async () => {
+    const root = `${WORK}/podman-push`;
+    const args = ['--root', `${root}/root`, '--runroot', '/tmp/tspod-e2e-300-ppush', '--storage-driver', 'overlay'];
+    const dest = `${REGISTRY}/tspod-e2e-300/from-podman:1`;
+    try {
+      const pull = await asUser('podman', [...args, 'pull', '-q', ALPINE]);
+      expect(pull.code).toBe(0);
+      const push = await asUser('podman', [...args, 'push', '-q', '--tls-verify=false', '--digestfile', `${WORK}/podman-digest`, ALPINE, dest]);
+      expect(push.code).toBe(0);
+    } finally {
+      await asUser('podman', [...args, 'unshare', 'rm', '-rf', root, '/tmp/tspod-e2e-300-ppush']);
+    }
+    const podmanDigest = readFileSync(`${WORK}/podman-digest`, 'utf8').trim();
+    expect(podmanDigest).toMatch(DIGEST);
+    const r = await ok(['pull', '-q', '--tls-verify=false', dest], { store: other });
+    expect(r.stdout).toMatch(/^[0-9a-f]{64}\n$/);
+    const d = await ok(['image', 'inspect', '--format', '{{.Digest}}', dest], { store: other });
+    expect(d.stdout).toBe(`${podmanDigest}\n`);
+    const run = await ok([...LIST, dest, 'cat', '/etc/os-release'], { store: other });
+    expect(run.stdout).toContain('ID=alpine');
+  });
+
   it('pushing again gives the same digest and reuses every blob', async () => {
     const r = await ok(['push', '--tls-verify=false', '--digestfile', `${WORK}/digest2`, LAYERS, `${DEST}:1`], { store });
     expect(r.stderr.match(/^Copying blob sha256:[0-9a-f]{64}$/gm)).toHaveLength(6);
