@@ -13,7 +13,7 @@ import { keyValues, parseContainerfile, substitute, buildError, type Instruction
 import { loadIgnore, type Ignore } from './context.js';
 import { copyStep } from './copy.js';
 import { squashImage, writeImage } from './layer.js';
-import { adopt, baseImage, cacheGet, cachePut, commitContainer, ctrOptions, ensureImage, envMap, nopText, setEnv, sha, type State } from './stage.js';
+import { baseImage, cachePut, commitContainer, ctrOptions, ensureImage, envMap, setEnv, sha, useCache, type State } from './stage.js';
 
 export interface BuildOptions {
   contextDir: string;
@@ -260,13 +260,7 @@ async function step(
   const commitConfig = async (createdBy: string): Promise<void> => {
     const key = sha(`${st.key}\n${ins.original}\n${JSON.stringify(c)}`);
     st.key = key;
-    const hit = !o.noCache ? cacheGet(engine, key) : undefined;
-    if (hit) {
-      say(`--> Using cache ${hit}`);
-      adopt(engine, st, hit);
-      say(`--> ${hit.slice(0, 12)}`);
-      return;
-    }
+    if (useCache(engine, st, key, o.noCache, say)) return;
     cfg.created = new Date().toISOString();
     cfg.history!.push({ created: cfg.created, created_by: createdBy, empty_layer: true });
     const id = await writeImage(engine, cfg, st.layers, [], st.imageId);
@@ -390,13 +384,7 @@ async function runStep(engine: Engine, o: BuildOptions, st: State, ins: Instruct
     .map(([k, v]) => `${k}=${v}`);
   const key = sha(`${st.key}\n${ins.original}\n${JSON.stringify(command)}\n${JSON.stringify(argEnv)}`);
   st.key = key;
-  const hit = !o.noCache ? cacheGet(engine, key) : undefined;
-  if (hit) {
-    say(`--> Using cache ${hit}`);
-    adopt(engine, st, hit);
-    say(`--> ${hit.slice(0, 12)}`);
-    return;
-  }
+  if (useCache(engine, st, key, o.noCache, say)) return;
   const image = await ensureImage(engine, st);
   const env = [...((c.Env as string[] | undefined) ?? []), ...argEnv];
   const rec = await engine.createContainer(ctrOptions(image, command, env, o.cwd, c.WorkingDir as string | undefined, c.User as string | undefined));

@@ -16,7 +16,7 @@ import { resolveUser } from '../runtime/user.js';
 import { buildError, type Instruction, type Stage } from './parser.js';
 import { expandGlob, hasGlob, ignored, isArchive, notInContext, resolveSource, stageCopy, type Ignore } from './context.js';
 import type { BuildOptions } from './builder.js';
-import { adopt, baseImage, cacheGet, commitContainer, ctrOptions, ensureImage, nopText, sha, type State } from './stage.js';
+import { baseImage, commitContainer, ctrOptions, ensureImage, nopText, sha, useCache, type State } from './stage.js';
 
 /** Extracts an archive (any compression tspod-extract knows) into an empty dir. */
 function extractFile(engine: Engine, path: string, dest: string): Promise<void> {
@@ -195,13 +195,7 @@ export async function copyStep(
     }
     const key = sha(`${st.key}\n${ins.original}\n${JSON.stringify(ins.flags)}\n${hash.digest('hex')}\n${c.WorkingDir ?? ''}`);
     st.key = key;
-    const hit = !o.noCache ? cacheGet(engine, key) : undefined;
-    if (hit) {
-      say(`--> Using cache ${hit}`);
-      adopt(engine, st, hit);
-      say(`--> ${hit.slice(0, 12)}`);
-      return;
-    }
+    if (useCache(engine, st, key, o.noCache, say)) return;
     const image = await ensureImage(engine, st);
     const destPath = dest.startsWith('/') ? dest : posix.join((c.WorkingDir as string | undefined) || '/', dest);
     const destIsDir = dest.endsWith('/') || dest.endsWith('/.') || items.length > 1 || srcs.some(hasGlob);

@@ -113,6 +113,19 @@ export async function baseImage(engine: Engine, o: BuildOptions, name: string, s
 }
 
 /** Takes a cached image as the stage's state. */
+/**
+ * A step's cache lookup: on a hit the stage takes over the cached image and the step is done
+ * (returns true); with --no-cache, or a miss, the caller runs the step.
+ */
+export function useCache(engine: Engine, st: State, key: string, noCache: boolean | undefined, say: (s: string) => void): boolean {
+  const hit = !noCache ? cacheGet(engine, key) : undefined;
+  if (!hit) return false;
+  say(`--> Using cache ${hit}`);
+  adopt(engine, st, hit);
+  say(`--> ${hit.slice(0, 12)}`);
+  return true;
+}
+
 export function adopt(engine: Engine, st: State, id: string): void {
   st.imageId = id;
   st.layers = [...engine.store().images().find((i) => i.id === id)!.layers];
