@@ -92,7 +92,8 @@ export async function prepareBundle(engine: Engine, rec: ContainerRecord, net?: 
   const cs = engine.containers();
   net ??= await planNetwork(engine.ctx, cs, rec, socketDir(cs, rec.id));
   const merged = await mountContainerRootfs(engine, rec);
-  const imageConfig = (JSON.parse(store.imageConfig(rec.imageId).toString('utf8')) as ImageConfigDoc).config ?? {};
+  const imageDoc = JSON.parse(store.imageConfig(rec.imageId).toString('utf8')) as ImageConfigDoc;
+  const imageConfig = imageDoc.config ?? {};
   const cfg = rec.config;
   const hostname = cfg.hostname ?? (cfg.network === 'host' ? hostHostname() : rec.id.slice(0, 12));
   const uidRanges = engine.ctx.rootless ? readSubids('uid', engine.ctx.hostUid, undefined, engine.ctx.env) : [];
@@ -121,6 +122,7 @@ export async function prepareBundle(engine: Engine, rec: ContainerRecord, net?: 
     rootfs: merged,
     view: viewOf(merged),
     image: imageConfig as never,
+    imageArch: imageDoc.architecture,
     command: cfg.command,
     entrypoint: cfg.entrypoint === undefined ? undefined : cfg.entrypoint.length === 1 ? cfg.entrypoint[0] : cfg.entrypoint,
     env: cfg.env,

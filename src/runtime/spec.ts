@@ -19,7 +19,7 @@ import { posix } from 'node:path';
 import { TspodError } from '../errors.js';
 import type { CgroupMode } from './probe.js';
 import { checkRootfs, ensureWorkdir, normalizeContainerPath, resolveInRoot, type RootfsView } from './confine.js';
-import { defaultSeccompProfile, parseSeccompProfile, seccompToOci, type OciSeccomp } from './seccomp.js';
+import { NODE_TO_GOARCH, defaultSeccompProfile, parseSeccompProfile, seccompToOci, type OciSeccomp } from './seccomp.js';
 import { resolveUser } from './user.js';
 
 export type { RootfsView } from './confine.js';
@@ -264,6 +264,9 @@ export interface SpecInput {
   boundingSet?: string[];
   /** Host `process.arch` for the seccomp filter (default: this process's). */
   arch?: string;
+  /** The image's architecture (GOARCH, from its config): the default seccomp profile allows the
+   * host's compat syscall ABIs only when it is not the host's own (see SeccompTarget.nativeOnly). */
+  imageArch?: string;
   /** Whether the kernel has mqueue (default true). */
   mqueueSupported?: boolean;
 }
@@ -726,13 +729,16 @@ export function generateSpec(input: SpecInput): OciSpec {
   // seccomp: podman drops the default profile for --privileged, keeps an explicit one
   if (sec.seccomp !== 'unconfined' && !(privileged && sec.seccomp === undefined)) {
     let profile = defaultSeccompProfile();
+    const hostArch = input.arch ?? process.arch;
+    let nativeOnly = input.imageArch !== undefined && input.imageArch === (NODE_TO_GOARCH[hostArch] ?? hostArch);
     if (sec.seccomp !== undefined) {
+      nativeOnly = false;
       if (input.seccompProfileJson === undefined) {
         throw new TspodError('internal', `seccomp profile ${sec.seccomp} was not loaded`);
       }
       profile = parseSeccompProfile(input.seccompProfileJson);
     }
-    linux.seccomp = seccompToOci(profile, { bounding: caplist, arch: input.arch ?? process.arch });
+    linux.seccomp = seccompToOci(profile, { bounding: caplist, arch: hostArch, nativeOnly });
   }
 
   // -- annotations --

@@ -654,6 +654,15 @@ describe('seccomp', () => {
     expect(arm.syscalls!.flatMap((c) => c.names)).toContain('arm_fadvise64_64');
     expect(arm.syscalls!.flatMap((c) => c.names)).not.toContain('arch_prctl');
   });
+  it("an image of the host's own architecture gets only the native ABI; others and own profiles keep the compat ones", () => {
+    expect(gen({ arch: 'x64', imageArch: 'amd64' }).linux.seccomp!.architectures).toEqual(['SCMP_ARCH_X86_64']);
+    expect(gen({ arch: 'arm64', imageArch: 'arm64' }).linux.seccomp!.architectures).toEqual(['SCMP_ARCH_AARCH64']);
+    // a linux/386 image on amd64 runs 32-bit code: it needs the x86 ABI
+    expect(gen({ arch: 'x64', imageArch: '386' }).linux.seccomp!.architectures).toEqual(['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
+    const own = JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', archMap: [{ architecture: 'SCMP_ARCH_X86_64', subArchitectures: ['SCMP_ARCH_X86'] }], syscalls: [] });
+    const withOwn = gen({ arch: 'x64', imageArch: 'amd64', securityOpt: ['seccomp=/p.json'], seccompProfileJson: own });
+    expect(withOwn.linux.seccomp!.architectures).toEqual(['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86']);
+  });
   it('capability-dependent rules follow the bounding set', () => {
     const eperm = (s: OciSpec) => s.linux.seccomp!.syscalls!.filter((c) => c.errnoRet === 1).flatMap((c) => c.names);
     const allow = (s: OciSpec) => s.linux.seccomp!.syscalls!.filter((c) => c.action === 'SCMP_ACT_ALLOW').flatMap((c) => c.names);
