@@ -7,6 +7,7 @@ import { join, relative } from 'node:path';
 import { readJson, writeFileAtomic } from './atomic.js';
 import { TspodError } from '../errors.js';
 import type { Store } from './store.js';
+import { MNT_DETACH, MS_BIND, nativeAddon } from './native.js';
 
 export type Driver = 'overlay' | 'fuse-overlayfs' | 'vfs';
 
@@ -17,6 +18,40 @@ function run(cmd: string, args: string[], cwd?: string): Promise<{ code: number;
       resolve({ code, stderr: String(stderr).trim() });
     });
   });
+}
+
+/**
+ * mount(2) through the addon when it is loaded, else `fallback` (the same mount by mount(8)).
+ * `cwd`: relative lower dirs are resolved against it, as mount(8) does when run there.
+ */
+async function sysMount(
+  m: { source: string; target: string; fstype: string | null; flags: number; data: string | null; cwd?: string },
+  fallback: string[],
+): Promise<{ code: number; stderr: string }> {
+  const addon = nativeAddon();
+  if (!addon) return run('mount', fallback, m.cwd);
+  const prev = m.cwd ? process.cwd() : undefined;
+  try {
+    if (m.cwd) process.chdir(m.cwd);
+    addon.mount(m.source, m.target, m.fstype, m.flags, m.data);
+    return { code: 0, stderr: '' };
+  } catch (e) {
+    return { code: 32, stderr: (e as Error).message };
+  } finally {
+    if (prev !== undefined) process.chdir(prev);
+  }
+}
+
+/** umount2(2) through the addon when it is loaded (lazy: MNT_DETACH), else umount(8). */
+async function sysUmount(target: string, lazy: boolean): Promise<{ code: number; stderr: string }> {
+  const addon = nativeAddon();
+  if (!addon) return run('umount', lazy ? ['-l', target] : [target]);
+  try {
+    addon.umount(target, lazy ? MNT_DETACH : 0);
+    return { code: 0, stderr: '' };
+  } catch (e) {
+    return { code: 32, stderr: (e as Error).message };
+  }
 }
 
 export function isMounted(path: string): boolean {
@@ -88,7 +123,7 @@ export async function mountRootfs(store: Store, driver: Driver, l: RootfsLayout,
       await applyLayersCopy([...l.lowers].reverse(), l.upper);
       writeFileAtomic(marker, '');
     }
-    const r = await run('mount', ['--bind', l.upper, l.merged]);
+    const r = await sysMount({ source: l.upper, target: l.merged, fstype: null, flags: MS_BIND, data: null }, ['--bind', l.upper, l.merged]);
     if (r.code !== 0) throw new TspodError('storage', `mounting the root filesystem: ${r.stderr}`);
     return;
   }
@@ -104,7 +139,7 @@ export async function mountRootfs(store: Store, driver: Driver, l: RootfsLayout,
     return;
   }
   const opts = `lowerdir=${lowerOpt},upperdir=${l.upper},workdir=${l.work}${rootless ? ',userxattr' : ''}`;
-  const r = await run('mount', ['-t', 'overlay', 'overlay', '-o', opts, l.merged], base);
+  const r = await sysMount({ source: 'overlay', target: l.merged, fstype: 'overlay', flags: 0, data: opts, cwd: base }, ['-t', 'overlay', 'overlay', '-o', opts, l.merged]);
   if (r.code !== 0) {
     throw new TspodError('storage', `mounting the root filesystem (overlay): ${r.stderr}`, {
       hint: 'Try --storage-driver fuse-overlayfs or vfs',
@@ -116,15 +151,15 @@ export async function mountRootfs(store: Store, driver: Driver, l: RootfsLayout,
 export async function mountOverlay(lowers: string[], upper: string, work: string, merged: string, rootless: boolean): Promise<void> {
   if (isMounted(merged)) return;
   const opts = `lowerdir=${lowers.join(':')},upperdir=${upper},workdir=${work}${rootless ? ',userxattr' : ''}`;
-  const r = await run('mount', ['-t', 'overlay', 'overlay', '-o', opts, merged]);
+  const r = await sysMount({ source: 'overlay', target: merged, fstype: 'overlay', flags: 0, data: opts }, ['-t', 'overlay', 'overlay', '-o', opts, merged]);
   if (r.code !== 0) throw new TspodError('storage', `mounting an overlay on ${lowers[0]} (:O): ${r.stderr}`);
 }
 
 export async function unmountRootfs(merged: string): Promise<void> {
   if (!isMounted(merged)) return;
-  const r = await run('umount', [merged]);
+  const r = await sysUmount(merged, false);
   if (r.code !== 0 && isMounted(merged)) {
-    const lazy = await run('umount', ['-l', merged]);
+    const lazy = await sysUmount(merged, true);
     if (lazy.code !== 0) throw new TspodError('storage', `unmounting ${merged}: ${r.stderr}`);
   }
 }
