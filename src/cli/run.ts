@@ -1,11 +1,11 @@
 // The one place that parses argv, runs a command module, prints its result and sets the exit code.
-import yargs from 'yargs';
 import { COMMANDS, GROUPS, type CommandEntry } from '../commands/index.js';
 import { TspodError, asTspodError, formatError, EXIT_ENGINE } from '../errors.js';
 import { GLOBAL_FLAGS, globalsFrom } from './globals.js';
 import type { CommandSpec, Context, FlagSpec } from './command.js';
 import { VERSION } from '../version.js';
 import { trace } from '../util/trace.js';
+import { fastParse } from './fast-parse.js';
 
 interface Located {
   entry: CommandEntry;
@@ -96,7 +96,10 @@ function yargsOption(f: FlagSpec): Record<string, unknown> {
   return o;
 }
 
-async function parseFor(spec: CommandSpec<any>, path: string, rest: string[]): Promise<Record<string, unknown> & { _: string[] }> {
+/** What yargs makes of `rest` for this command (exported for the fast parser's tests). */
+export async function yargsParse(spec: CommandSpec<any>, path: string, rest: string[]): Promise<Record<string, unknown> & { _: (string | number)[] }> {
+  // loaded only here: most command lines never need it (fast-parse.ts)
+  const { default: yargs } = await import('yargs');
   const flags = spec.flags ?? {};
   const usesShortH = Object.values(flags).some((f) => f.alias === 'h' || (Array.isArray(f.alias) && f.alias.includes('h')));
   const pos = (spec.positionals ?? [])
@@ -135,6 +138,12 @@ async function parseFor(spec: CommandSpec<any>, path: string, rest: string[]): P
   }, true);
   const argv = (await y.parseAsync()) as Record<string, unknown> & { _: (string | number)[] };
   if (helped || argv.help) return { _: [], __help: true } as never;
+  return argv;
+}
+
+async function parseFor(spec: CommandSpec<any>, path: string, rest: string[]): Promise<Record<string, unknown> & { _: string[] }> {
+  const argv = fastParse(spec, GLOBAL_FLAGS, rest) ?? (await yargsParse(spec, path, rest));
+  if (argv.__help) return argv as never;
   const positional = argv._.map(String);
   if (spec.haltAtNonOption && Array.isArray(argv['--'])) positional.push(...(argv['--'] as string[]).map(String));
   argv._ = positional;
