@@ -27,8 +27,9 @@ export async function mountContainerRootfs(engine: Engine, rec: ContainerRecord)
   cs.ensureDirs(rec.id);
   const merged = join(dir, 'merged');
   const lowers = img.layers.map((l) => store.layerDiffDir(l)).reverse();
+  // Whether it is mounted is read from /proc/self/mountinfo (isMounted), never from the record:
+  // no metadata write here (a start already records the running state).
   await mountRootfs(store, driver, { lowers, upper: join(dir, 'diff'), work: join(dir, 'work'), merged }, engine.ctx.rootless);
-  await cs.modify(rec.id, (c) => (c.state.mounted = true));
   return merged;
 }
 
@@ -98,7 +99,6 @@ async function releaseMount(engine: Engine, id: string, force: boolean): Promise
     setUserMountCount(cs, id, left);
     if (left > 0) return false;
     await unmountRootfs(merged);
-    await cs.modify(id, (c) => (c.state.mounted = false));
     return true;
   } finally {
     lock.release();

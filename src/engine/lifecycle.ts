@@ -603,7 +603,6 @@ export async function cleanupContainer(engine: Engine, input: string, opts: { rm
       return;
     }
     const after = await cs.modify(cur.id, (c) => {
-      c.state.mounted = keepMounted;
       if (c.state.status === 'running' || c.state.status === 'paused') {
         c.state.status = 'exited';
         c.state.exitCode = readExitCode(cs, c.id) ?? c.state.exitCode;

@@ -20,8 +20,6 @@ export interface ContainerState {
   /** Set by stop/kill so the restart policy does not bring it back. */
   stoppedByUser?: boolean;
   error?: string;
-  /** Whether the rootfs is mounted (inside the user's mount namespace). */
-  mounted?: boolean;
   /** The network helper (slirp4netns, pasta) of the current run; its monitor kills it at exit. */
   netHelperPid?: number;
 }
