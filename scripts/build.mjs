@@ -1,5 +1,5 @@
 // Bundles the TypeScript into dist/ with esbuild:
-//   dist/main.mjs        the tiny entry (src/cli/main.ts): --version, then loads the bundle
+//   dist/main.cjs        the tiny entry (src/cli/main.ts): --version, then loads the bundle
 //   dist/tspod.cjs       everything else, one CommonJS file
 //   dist/tspod.cjs.cache a V8 code cache for it, made by running the bundle once here
 import { build } from 'esbuild';
@@ -18,13 +18,13 @@ const common = {
   logLevel: 'warning',
   define: { __TSPOD_VERSION__: JSON.stringify(pkg.version) },
 };
-await build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/main.mjs', format: 'esm' });
+await build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/main.cjs', format: 'cjs' });
 await build({ ...common, entryPoints: ['src/cli/run.ts'], outfile: 'dist/tspod.cjs', format: 'cjs', sourcemap: 'linked' });
 
 // Warm the code cache with a harmless call that loads the CLI, yargs and a command module.
 const home = mkdtempSync(join(tmpdir(), 'tspod-build-'));
 try {
-  execFileSync(process.execPath, [new URL('main.mjs', dist).pathname, 'run', '--help'], {
+  execFileSync(process.execPath, [new URL('main.cjs', dist).pathname, 'run', '--help'], {
     env: { PATH: process.env.PATH, HOME: home, TSPOD_WRITE_CODE_CACHE: '1' },
     stdio: 'ignore',
   });

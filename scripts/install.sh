@@ -116,7 +116,7 @@ build() {
 
 install_files() {
   cd "$REPO"
-  [[ -f dist/main.mjs ]] || die "dist/main.mjs missing after the build"
+  [[ -f dist/main.cjs ]] || die "dist/main.cjs missing after the build"
   [[ -x build/tspod ]] || die "build/tspod missing after the build"
   local stage="$LIBDIR.new.$$" old="$LIBDIR.old.$$"
   rm -rf "$stage"

@@ -1,20 +1,22 @@
-// Entry point (dist/main.mjs), kept tiny: `tspod --version` answers before anything is loaded.
+// Entry point (dist/main.cjs), kept tiny: `tspod --version` answers before anything is loaded.
 // The rest of tspod is one CommonJS bundle (dist/tspod.cjs) compiled through vm.Script with a V8
 // code cache made at build time (dist/tspod.cjs.cache): parsing and compiling half a megabyte of
-// JavaScript on every call would cost more than everything else a short command does.
+// JavaScript on every call would cost more than everything else a short command does. The entry
+// is CommonJS too: an ES module entry makes Node load and run its ESM loader first (~2 ms).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Script } from 'node:vm';
 
 declare const __TSPOD_VERSION__: string;
+declare const __dirname: string;
 
-const args = process.argv.slice(2);
-if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
-  process.stdout.write(`tspod version ${__TSPOD_VERSION__}\n`);
-} else {
-  const dir = dirname(fileURLToPath(import.meta.url));
+async function main(args: string[]): Promise<void> {
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
+    process.stdout.write(`tspod version ${__TSPOD_VERSION__}\n`);
+    return;
+  }
+  const dir = __dirname;
   const file = join(dir, 'tspod.cjs');
   const cacheFile = `${file}.cache`;
   let cachedData: Buffer | undefined;
@@ -33,3 +35,5 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
   // Flush stdout/stderr before leaving; a pipe reader must see everything.
   process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 }
+
+void main(process.argv.slice(2));

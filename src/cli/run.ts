@@ -201,7 +201,10 @@ export async function runCli(argv: string[]): Promise<number> {
     const ctx: Context = {
       stdout: out,
       stderr: err,
-      stdin: process.stdin,
+      // a getter: process.stdin builds a stream (for a file, fs.ReadStream and fs/promises) on access
+      get stdin() {
+        return process.stdin;
+      },
       globals,
       engine: () => (engine ??= import('../engine/index.js').then((m) => m.Engine.open(globals))),
     };

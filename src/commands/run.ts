@@ -40,7 +40,9 @@ export default defineCommand<{ image: string; command: string[]; detach: boolean
     let code: number | undefined;
     try {
       code = await engine.startContainer(rec.id, {
-        stdin: ctx.stdin,
+        get stdin() {
+          return ctx.stdin; // read only with -i: building process.stdin costs
+        },
         stdout: ctx.stdout,
         stderr: ctx.stderr,
         interactive: opts.interactive,

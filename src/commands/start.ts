@@ -15,7 +15,9 @@ export default defineCommand<{ containers: string[]; attach: boolean; interactiv
     if (args.attach) {
       if (args.containers.length > 1) throw new TspodError('usage', 'you cannot start and attach multiple containers at once');
       const code = await engine.startContainer(args.containers[0]!, {
-        stdin: ctx.stdin,
+        get stdin() {
+          return ctx.stdin; // read only with -i: building process.stdin costs
+        },
         stdout: ctx.stdout,
         stderr: ctx.stderr,
         interactive: args.interactive,

@@ -51,7 +51,7 @@ function dropIns(dir: string): string[] {
 /** The shipped containers.conf next to the installed bundle (dist/../containers.conf). */
 export function shippedConfPath(env: NodeJS.ProcessEnv = process.env): string {
   try {
-    // dist/main.mjs (or a chunk below dist/) → the install root holds containers.conf.
+    // dist/main.cjs (or a chunk below dist/) → the install root holds containers.conf.
     const main = realpathSync(process.argv[1] ?? process.cwd());
     return join(env.TSPOD_HOME ?? join(dirname(main), '..'), 'containers.conf');
   } catch {

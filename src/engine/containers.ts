@@ -1,5 +1,5 @@
 // Container records: create, look up, list (with state reconciliation), rename, remove.
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../util/random.js';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { TspodError } from '../errors.js';

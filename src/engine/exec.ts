@@ -2,7 +2,7 @@
 // mode, no log) with its own socket and exit directories under <runRoot>/s/<cid12>-e<4 hex>; the
 // process is the container's (config.json of its bundle: capabilities, rlimits, no_new_privs,
 // user, env, cwd) with the session's options on top.
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../util/random.js';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TspodError } from '../errors.js';

@@ -8,7 +8,7 @@
 // running container swapping a path for a symlink cannot steer a write out of its root
 // (CVE-2018-15664).
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../util/random.js';
 import { closeSync, constants as fsc, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join, posix, resolve as resolvePath } from 'node:path';
 import type { Readable } from 'node:stream';

@@ -6,7 +6,7 @@
 // between the runtime's create and start, the CLI wires one veth per network to the network's
 // bridge, rewrites /etc/hosts of every running member (in place: the file is bind-mounted) and
 // publishes the container's ports through the shared namespace's slirp4netns.
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../util/random.js';
 import { closeSync, constants, existsSync, fstatSync, openSync, readSync, writeSync, ftruncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { TspodError } from '../errors.js';

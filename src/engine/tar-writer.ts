@@ -9,7 +9,6 @@
 // process per directory would be far too slow).
 import { spawn } from 'node:child_process';
 import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -249,6 +248,8 @@ async function* generate(root: string, opts: TarWriterOptions): AsyncGenerator<B
 
 /** Exactly `size` bytes of the file (zero-padded if it shrank, cut if it grew), then block padding. */
 async function* fileContents(path: string, size: number): AsyncGenerator<Buffer> {
+  // loaded here, not at start-up: node:fs/promises pulls in readline and friends
+  const { open } = await import('node:fs/promises');
   const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     let done = 0;

@@ -3,7 +3,7 @@
 //
 // "users" is a callback giving the IDs of the containers that use a volume: the container store
 // is not ours, so the Engine supplies it (see usersOf).
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../util/random.js';
 import { TspodError } from '../errors.js';
 import { GoTime } from '../format/gotime.js';
 import type { Store } from '../storage/store.js';

@@ -5,7 +5,7 @@
 // writer garbage-collects.
 import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, readFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../util/random.js';
 import { readJson, writeFileAtomic } from './atomic.js';
 import { acquire, ownerAlive, currentOwnerToken, withLock, type Lock } from './lock.js';
 import { TspodError } from '../errors.js';

@@ -14,7 +14,7 @@
 // create, prune or gc removes.
 import { chmodSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../util/random.js';
 import { readJson, writeFileAtomic } from './atomic.js';
 import { currentOwnerToken } from './lock.js';
 import type { Store } from './store.js';

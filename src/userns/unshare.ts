@@ -8,7 +8,7 @@ import type { EngineContext } from '../engine/context.js';
 export function runUnshare(ctx: EngineContext, command: string[]): Promise<number> {
   if (ctx.rootless && !ctx.inUserns) {
     throw new TspodError('userns', 'not running inside the tspod user namespace', {
-      hint: 'Run tspod through its launcher (the installed `tspod`), not `node dist/main.mjs`',
+      hint: 'Run tspod through its launcher (the installed `tspod`), not `node dist/main.cjs`',
     });
   }
   const argv = command.length ? command : [ctx.env.SHELL || '/bin/sh'];

@@ -1,5 +1,5 @@
 /* tspod launcher: decides host vs. rootless user namespace, joins or creates the per-user pause
- * process that holds the namespaces, then execs node on dist/main.mjs. See main.c for the contract. */
+ * process that holds the namespaces, then execs node on dist/main.cjs. See main.c for the contract. */
 #ifndef TSPOD_LAUNCHER_H
 #define TSPOD_LAUNCHER_H
 #include "util.h"

@@ -7,7 +7,7 @@
  *   already inside (nested)   -> _TSPOD_USERNS=1 and not in the initial user namespace: exec as is
  *
  * node = $TSPOD_NODE or the node found at build time; script = $TSPOD_MAIN or
- * <dir of the real executable>/../dist/main.mjs. Any failure: "Error: ..." on stderr, exit 125. */
+ * <dir of the real executable>/../dist/main.cjs. Any failure: "Error: ..." on stderr, exit 125. */
 #include "launcher.h"
 #include <errno.h>
 #include <limits.h>
@@ -137,7 +137,7 @@ static int resolve_target(struct target *t, launcher_error_t *err)
     if (slash) *slash = '\0';
     slash = strrchr(exe, '/');
     if (slash) *slash = '\0';
-    if (asprintf(&t->main, "%s/dist/main.mjs", exe) < 0) t->main = NULL;
+    if (asprintf(&t->main, "%s/dist/main.cjs", exe) < 0) t->main = NULL;
   }
   if (t->main == NULL) return launcher_make_error(err, ENOMEM, "resolve the main script");
   if (stat(t->main, &st) < 0) return launcher_make_error(err, errno, "tspod's main script %s", t->main);
@@ -154,7 +154,7 @@ static void __attribute__((noreturn)) exec_node(struct target *t, int argc, char
     launcher_make_error(&err, ENOMEM, "exec %s", t->node);
     launcher_error_exit(&err);
   }
-  /* argv[0] is node's path, exactly as if the user had typed `node main.mjs ...`. */
+  /* argv[0] is node's path, exactly as if the user had typed `node main.cjs ...`. */
   nargv[0] = (char *) t->node;
   nargv[1] = t->main;
   for (i = 1; i < argc; i++)
