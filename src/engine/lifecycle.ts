@@ -22,6 +22,7 @@ import { etcFilesFor, planNetwork, publishPorts, releaseContainerNetwork, type N
 import type { Engine } from './index.js';
 import type { ImageConfigDoc } from './images.js';
 import type { Readable, Writable } from 'node:stream';
+import { removeTree } from '../util/remove.js';
 
 export interface AttachIO {
   stdin?: Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
@@ -256,7 +257,7 @@ async function startLocked(engine: Engine, id: string, io?: AttachIO): Promise<S
   trace('start: bundle ready');
   rec = lookupContainer(cs, rec.id);
   await releaseContainerNetwork(sock, rec.state.netHelperPid); // a previous run's, if its monitor was killed
-  rmSync(sock, { recursive: true, force: true });
+  removeTree(sock);
   mkdirSync(sock, { recursive: true, mode: 0o700 });
   mkdirSync(join(engine.ctx.runRoot, 'exits'), { recursive: true, mode: 0o700 });
   const ex = exitCommand(engine, rec);
@@ -643,7 +644,7 @@ export async function removeRecord(engine: Engine, id: string, volumes = false):
   cs.removeDirs(id);
   rmSync(exitFile(cs, id), { force: true });
   await releaseContainerNetwork(socketDir(cs, id), removed?.state.netHelperPid).catch(() => {});
-  rmSync(socketDir(cs, id), { recursive: true, force: true });
+  removeTree(socketDir(cs, id));
   if (removed && (volumes || removed.config.autoRemove)) {
     const names = removed.config.mounts.filter((m) => m.type === 'volume' && m.name).map((m) => m.name!);
     if (names.length) {

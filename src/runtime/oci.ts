@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { TspodError } from '../errors.js';
+import { removeTree } from '../util/remove.js';
 
 export interface RuntimeRef {
   path: string;
@@ -90,7 +91,7 @@ export async function runtimeForget(rt: RuntimeRef, id: string): Promise<void> {
   const alive = pid > 0 && existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(safeRead(`/proc/${pid}/status`));
   const cgroups = Object.values(state.cgroup_paths ?? {}).some((p) => existsSync(p));
   if (alive || cgroups || state.config?.hooks?.poststop?.length) return runtimeDelete(rt, id);
-  rmSync(dir, { recursive: true, force: true });
+  removeTree(dir);
 }
 
 function safeRead(p: string): string {

@@ -5,6 +5,7 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJson, writeFileAtomic } from './atomic.js';
 import type { Store } from './store.js';
+import { removeTree } from '../util/remove.js';
 
 export type ContainerStatus = 'configured' | 'created' | 'running' | 'paused' | 'stopped' | 'exited' | 'removing';
 
@@ -144,8 +145,8 @@ export class ContainerStore {
   }
 
   removeDirs(id: string): void {
-    rmSync(this.dir(id), { recursive: true, force: true });
-    rmSync(this.runDir(id), { recursive: true, force: true });
+    removeTree(this.dir(id));
+    removeTree(this.runDir(id));
   }
 
   /** Directories of containers with no record (a create that died before recording). */

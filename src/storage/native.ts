@@ -1,5 +1,5 @@
 // The Node-API addon build/tspod.node (src/native/addon): mount(2)/umount2(2) without starting
-// mount(8)/umount(8). Optional: when it is missing or fails to load (no Node headers at build time,
+// mount(8)/umount(8), and a mount-point test without reading /proc/self/mountinfo. Optional: when it is missing or fails to load (no Node headers at build time,
 // another Node ABI), callers fall back to the external programs, so `available()` is checked first.
 import { realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -7,6 +7,8 @@ import { dirname, join, resolve } from 'node:path';
 export interface NativeAddon {
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   umount(target: string, flags: number): void;
+  /** Whether `path` is the root of a mount (statx, symlinks not followed); null: the kernel cannot say. */
+  isMountPoint(path: string): boolean | null;
 }
 
 /** mount(2) flags used by tspod (linux/mount.h). */
@@ -31,7 +33,7 @@ export function nativeAddon(env: NodeJS.ProcessEnv = process.env): NativeAddon |
   try {
     const mod = { exports: {} as NativeAddon };
     process.dlopen(mod, addonPath(env));
-    if (typeof mod.exports.mount === 'function' && typeof mod.exports.umount === 'function') cached = mod.exports;
+    if (typeof mod.exports.mount === 'function' && typeof mod.exports.isMountPoint === 'function') cached = mod.exports;
   } catch {
     /* not built or not loadable here: the callers use mount(8)/umount(8) */
   }

@@ -28,6 +28,11 @@ describe('tspod.node', () => {
   it('mount of a missing fs type or without privilege fails with an errno code', () => {
     expect(() => addon!.mount('none', dir, 'no-such-fs-type', 0, null)).toThrow(/^mount .*: /);
   });
+  it('isMountPoint: /proc is one, a plain directory and a missing path are not', () => {
+    expect(addon!.isMountPoint('/proc')).toBe(true);
+    expect(addon!.isMountPoint(dir)).toBe(false);
+    expect(addon!.isMountPoint(join(dir, 'missing'))).toBe(false);
+  });
   it('refuses paths with NUL bytes and bad flags instead of truncating them', () => {
     expect(() => addon!.umount(`${dir}\0/etc`, 0)).toThrow(/NUL/);
     expect(() => addon!.umount(dir, -1)).toThrow(/flags/);

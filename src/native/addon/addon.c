@@ -6,6 +6,8 @@
  *
  *   mount(source, target, fstype, flags, data)   source/fstype/data may be null; flags: MS_* bits
  *   umount(target, flags)                         flags: MNT_DETACH etc.
+ *   isMountPoint(path)                            statx's STATX_ATTR_MOUNT_ROOT, no symlink followed:
+ *                                                 true/false, or null when the kernel does not say
  *
  * Errors are thrown as Error objects whose `code` is the errno name (EBUSY...) and whose message
  * names the call and the target, like Node's own fs errors.
@@ -15,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 
 #define MAX_ARG 65536 /* mount data is at most a page; paths at most PATH_MAX */
 
@@ -109,10 +113,37 @@ static napi_value js_umount(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value js_is_mount_point(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc != 1) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "isMountPoint(path)");
+    return NULL;
+  }
+  char *path = NULL;
+  if (get_string(env, argv[0], 0, &path) != 0) return NULL;
+  struct statx stx;
+  int r = statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_BASIC_STATS, &stx);
+  int err = errno;
+  napi_value out = NULL;
+  if (r != 0) {
+    if (err == ENOENT || err == ENOTDIR) napi_get_boolean(env, false, &out);
+    else throw_errno(env, "statx", path, err);
+  } else if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)) {
+    napi_get_null(env, &out);
+  } else {
+    napi_get_boolean(env, (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0, &out);
+  }
+  free(path);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
     {"umount", NULL, js_umount, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"isMountPoint", NULL, js_is_mount_point, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;
