@@ -1,10 +1,10 @@
 // containers.conf: shipped defaults, then system, then user, then CONTAINERS_CONF; later files
 // override earlier ones key by key within a table. A syntax error names the file and line.
-import { readFileSync, readdirSync, realpathSync } from 'node:fs';
+import { readdirSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { homedir } from 'node:os';
 import { TspodError } from '../errors.js';
-import { parseTomlCached } from '../util/toml.js';
+import { parseTomlFileCached } from '../util/toml.js';
 
 export interface ContainersConf {
   containers: Record<string, unknown>;
@@ -16,24 +16,17 @@ export interface ContainersConf {
   files: string[];
 }
 
-function parseToml(path: string, text: string, env: NodeJS.ProcessEnv): Record<string, unknown> {
+function parseToml(path: string, env: NodeJS.ProcessEnv): Record<string, unknown> | undefined {
   try {
-    return parseTomlCached(text, env);
+    return parseTomlFileCached(path, env);
   } catch (e) {
-    const err = e as { line?: number; col?: number; message?: string };
+    const err = e as { line?: number; col?: number; message?: string; code?: string };
+    if (err.code !== undefined && err.line === undefined) {
+      throw new TspodError('config', `reading ${path}: ${err.message ?? e}`);
+    }
     const where = err.line !== undefined ? `:${err.line + 1}` : '';
     const first = String(err.message ?? e).split('\n')[0];
     throw new TspodError('config', `parsing ${path}${where}: ${first}`, { hint: `Fix the syntax of ${path}` });
-  }
-}
-
-function readIfExists(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw new TspodError('config', `reading ${path}: ${(e as Error).message}`);
   }
 }
 
@@ -77,10 +70,9 @@ export function configSearchPath(env: NodeJS.ProcessEnv = process.env, rootless 
 export async function loadContainersConf(env: NodeJS.ProcessEnv = process.env, rootless = true): Promise<ContainersConf> {
   const conf: ContainersConf = { containers: {}, engine: {}, network: {}, storage: {}, files: [] };
   const paths = configSearchPath(env, rootless).filter(Boolean);
-  const texts = paths.map((p) => [p, readIfExists(p)] as const).filter((x): x is readonly [string, string] => x[1] !== undefined);
-  if (texts.length === 0) return conf;
-  for (const [path, text] of texts) {
-    const doc = parseToml(path, text, env);
+  for (const path of paths) {
+    const doc = parseToml(path, env);
+    if (doc === undefined) continue;
     for (const table of ['containers', 'engine', 'network', 'storage'] as const) {
       const t = doc[table];
       if (t && typeof t === 'object') Object.assign(conf[table], t);

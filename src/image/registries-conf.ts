@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseTomlCached } from '../util/toml.js';
+import { parseTomlCached, parseTomlFileCached } from '../util/toml.js';
 import { TspodError } from '../errors.js';
 import { type ImageReference, type NamedReference, isValidRegistry, normalizeReference, parseReference } from './reference.js';
 
@@ -113,32 +113,22 @@ export function loadRegistriesConf(opts: LoadRegistriesOptions = {}): Registries
     files: [],
     description: [mainFile, ...dirs].join(', '),
   };
-  const text = readIfExists(mainFile);
-  if (text === undefined) {
+  const main = parseRegistriesFile(mainFile, false);
+  if (main === undefined) {
     if (mustExist) throw configError(mainFile, 'no such file or directory');
   } else {
     conf.files.push(mainFile);
-    merge(conf, parseRegistriesConf(text, mainFile, false), mainFile);
+    merge(conf, main, mainFile);
   }
   for (const dir of dirs) {
     for (const file of dropIns(dir)) {
-      const t = readIfExists(file);
-      if (t === undefined) continue; // removed since the listing
+      const f = parseRegistriesFile(file, true);
+      if (f === undefined) continue; // removed since the listing
       conf.files.push(file);
-      merge(conf, parseRegistriesConf(t, file, true), file);
+      merge(conf, f, file);
     }
   }
   return conf;
-}
-
-function readIfExists(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw configError(file, (e as Error).message);
-  }
 }
 
 function dropIns(dir: string): string[] {
@@ -179,10 +169,28 @@ function isTable(v: unknown): v is Table {
 
 /** Parses one registries.conf file. `dropIn` refuses the v1 format. */
 export function parseRegistriesConf(text: string, file: string, dropIn = false): FileConf {
-  let doc: Table;
+  return fromToml(() => parseTomlCached(text) as Table, file, dropIn)!;
+}
+
+/** Reads and parses one registries.conf file (cached by its stat); undefined when it is missing. */
+function parseRegistriesFile(file: string, dropIn: boolean): FileConf | undefined {
+  return fromToml(() => {
+    try {
+      return parseTomlFileCached(file) as Table | undefined;
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException & { line?: number };
+      if (err.code !== undefined && err.line === undefined) throw configError(file, err.message);
+      throw e;
+    }
+  }, file, dropIn);
+}
+
+function fromToml(parse: () => Table | undefined, file: string, dropIn: boolean): FileConf | undefined {
+  let doc: Table | undefined;
   try {
-    doc = parseTomlCached(text) as Table;
+    doc = parse();
   } catch (e) {
+    if (e instanceof TspodError) throw e;
     const err = e as Error & { line?: number; col?: number };
     const first = String(err.message).split('\n')[0]!.replace(/ at row \d+, col \d+, pos \d+:?$/, '');
     if (typeof err.line === 'number') {
@@ -190,6 +198,7 @@ export function parseRegistriesConf(text: string, file: string, dropIn = false):
     }
     throw configError(file, first);
   }
+  if (doc === undefined) return undefined;
   const out: FileConf = {};
 
   const v1 = doc.registries;

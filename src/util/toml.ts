@@ -1,7 +1,7 @@
 // TOML parsing with a per-user cache. @iarna/toml costs several milliseconds per call, which is a
 // noticeable part of a short command; the parsed form of each distinct text is kept as JSON in the
 // user's runtime dir (a cache: tmpfs, no fsync; a torn or stale entry is just re-parsed).
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type TOMLType from '@iarna/toml';
 
@@ -36,8 +36,30 @@ export function textKey(text: string): string {
 
 /** Parses `text`; throws @iarna/toml's error (with line/col) for invalid input, never caching it. */
 export function parseTomlCached(text: string, env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+  return cachedParse(() => text, textKey(text), env);
+}
+
+/**
+ * Parses the TOML file at `path` (undefined when it does not exist). The cache key is the path and
+ * its stat (device, inode, size, change and modification times in ns), so a hit reads neither the
+ * file nor the parser: hashing a 30 kB containers.conf in a cold process cost ~2 ms of each call.
+ * Errors as parseTomlCached; errors reading the file are thrown as they are.
+ */
+export function parseTomlFileCached(path: string, env: NodeJS.ProcessEnv = process.env): Record<string, unknown> | undefined {
+  let st;
+  try {
+    st = statSync(path, { bigint: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw e;
+  }
+  const id = textKey(`${path}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`);
+  return cachedParse(() => readFileSync(path, 'utf8'), `f${id}`, env);
+}
+
+function cachedParse(read: () => string, key: string, env: NodeJS.ProcessEnv): Record<string, unknown> {
   const dir = cacheDir(env);
-  const key = dir ? textKey(text) : '';
   if (dir) {
     try {
       return JSON.parse(readFileSync(join(dir, `${key}.json`), 'utf8')) as Record<string, unknown>;
@@ -45,7 +67,7 @@ export function parseTomlCached(text: string, env: NodeJS.ProcessEnv = process.e
       /* not cached yet */
     }
   }
-  const doc = toml().parse(text) as Record<string, unknown>;
+  const doc = toml().parse(read()) as Record<string, unknown>;
   if (dir) {
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
