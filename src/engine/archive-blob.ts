@@ -100,6 +100,7 @@ function compressor(compression: Compression, level: number | undefined): { inpu
   if (compression === 'zstd') return cliFilter('zstd', ['-q', '-c', `-${level ?? DEFAULT_ZSTD_LEVEL}`, '-T0'], 'zstd');
   if (compression === 'gzip') {
     const lvl = level ?? DEFAULT_GZIP_LEVEL;
+    if (lvl > 9) throw new TspodError('invalid-argument', `invalid compression level ${lvl}: gzip takes 1-9`);
     const pigz = findExecutable('pigz');
     if (pigz) return cliFilter(pigz, ['-c', `-${lvl}`], 'pigz');
     const z = createGzip({ level: lvl, chunkSize: 1 << 17 });

@@ -111,7 +111,7 @@ export async function pushImage(engine: Engine, input: string, destination: stri
   if (opts.compressionFormat) layerMediaType(manifestType, opts.compressionFormat); // throws for zstd in v2s2
   const confLevel = engine.ctx.conf.engine.compression_level;
   const level = opts.compressionLevel ?? (typeof confLevel === 'number' ? confLevel : undefined);
-  if (level !== undefined && (!Number.isInteger(level) || level < 1 || level > 19 || (level > 9 && (opts.compressionFormat ?? 'gzip') === 'gzip'))) {
+  if (level !== undefined && (!Number.isInteger(level) || level < 1 || level > 19 || (level > 9 && opts.compressionFormat === 'gzip'))) {
     throw new TspodError('invalid-argument', `invalid compression level ${level}: gzip takes 1-9, zstd 1-19`);
   }
   // Repositories of the same registry this image came from: blobs can be mounted from there.
