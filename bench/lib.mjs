@@ -50,6 +50,13 @@ export function parseArgs(argv, spec) {
 
 export const BENCH_USER = process.env.BENCH_USER ?? 'tspodtest';
 
+/**
+ * The tspod binary the benchmarks run: `TSPOD_BIN` (e.g. an install under another prefix,
+ * `TSPOD_PREFIX=/opt/x scripts/install.sh` → `/opt/x/bin/tspod`), else `tspod` from PATH. Every
+ * argv whose first word is `tspod` goes through asUser, which substitutes it.
+ */
+export const TSPOD_BIN = process.env.TSPOD_BIN ?? 'tspod';
+
 function idOf(flag, user) {
   return Number(execFileSync('id', [flag, user], { encoding: 'utf8' }).trim());
 }
@@ -62,6 +69,7 @@ const USER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
 /** argv that runs `argv` as the test user (unchanged when we already are that user). */
 export function asUser(argv, env = {}) {
+  if (argv[0] === 'tspod') argv = [TSPOD_BIN, ...argv.slice(1)];
   const extra = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   if (process.getuid() === USER_UID) return extra.length ? ['env', ...extra, ...argv] : argv;
   if (process.getuid() !== 0) throw new Error(`run the benchmarks as root or as ${BENCH_USER}`);
@@ -262,7 +270,8 @@ export async function environment() {
     cpu: `${cpu.length} x ${cpu[0]?.model ?? '?'}`,
     memGiB: Math.round(totalmem() / 2 ** 30),
     node: process.version,
-    tspod: (await tryOut(['tspod', 'version', '--format', '{{.Client.Version}}'])) || (await tryOut(['tspod', '--version'])),
+    tspod: (await tryOut([TSPOD_BIN, 'version', '--format', '{{.Client.Version}}'])) || (await tryOut([TSPOD_BIN, '--version'])),
+    tspodBin: TSPOD_BIN,
     podman: await tryOut(['podman', '--version']),
     git: await tryOut(['git', '-C', REPO_DIR, 'rev-parse', '--short', 'HEAD']),
     gitDirty: (await tryOut(['git', '-C', REPO_DIR, 'status', '--porcelain', '--untracked-files=no'])) !== '',
@@ -282,6 +291,8 @@ export function writeResults(name, data) {
 }
 
 export function which(cmd) {
+  if (cmd === 'tspod' && TSPOD_BIN.includes('/')) return existsSync(TSPOD_BIN) ? TSPOD_BIN : null;
+  if (cmd === 'tspod') cmd = TSPOD_BIN;
   for (const d of USER_PATH.split(':')) if (existsSync(join(d, cmd))) return join(d, cmd);
   return null;
 }

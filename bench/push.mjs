@@ -4,16 +4,22 @@
 // the unprivileged test user, each engine with its own throwaway store holding the image.
 //
 //   node bench/push.mjs [--runs 3] [--image bench/debian:minbase] [--registry 127.0.0.1:5000]
-//                       [--mode both] [--no-podman] [--scratch /var/tmp/tspod-bench-<uid>] [--quiet]
+//                       [--mode all] [--copy-registry 127.0.0.1:5003] [--creds tspoduser:tspodpass]
+//                       [--no-podman] [--scratch /var/tmp/tspod-bench-<uid>] [--quiet]
 //
 // Setup (untimed): `pull -q REGISTRY/IMAGE` into each store. Every sample pushes to a repository
 // name never used before (bench-push/<engine>-<random>), so no blob is skipped as already there.
-// Two modes (--mode mount|upload|both, default both):
-//   mount:  push IMAGE itself. Both engines know its blobs came from this registry and mount them
-//           from the source repository (cross-repository blob mount): nothing is uploaded, the
-//           sample is the push protocol (HEAD/POST mount per blob, config, manifest).
+// Three modes (--mode mount|copy|upload|all, default all; `both` = mount,upload):
+//   mount:  push IMAGE itself (as pulled) to a new repository of the same registry. Both engines
+//           know its blobs came from this registry and mount them from the source repository
+//           (cross-repository blob mount): nothing is uploaded, the sample is the push protocol
+//           (HEAD/POST mount per blob, config, manifest).
+//   copy:   push IMAGE itself (as pulled) to a new repository of ANOTHER registry (--copy-registry,
+//           basic auth with --creds), where nothing can be mounted: every blob is uploaded. tspod
+//           uploads the blob it kept at pull; podman recompresses the layer.
+//           The sample also records whether the pushed manifest digest equals the source's.
 //   upload: push an image no registry has seen: before each sample (untimed) the engine builds
-//           `FROM IMAGE` + `RUN head -c 32 /dev/urandom > /stamp` with --squash-all and a local
+//           `FROM IMAGE` + `RUN head -c 32 /dev/urandom > /stamp` with --no-cache --squash-all and a local
 //           name, so its one layer is new: the push archives, compresses and uploads it in full.
 // One sample = wall clock (spawn to exit) of `push --tls-verify=false`; CPU time of the waited tree
 // (/usr/bin/time) too. In run i the engines go in an order rotated by i.
@@ -25,7 +31,7 @@ import {
 } from './lib.mjs';
 
 const TARGET_VS_PODMAN = 0.8;
-const USAGE = 'usage: node bench/push.mjs [--runs N] [--image REPO:TAG] [--registry HOST:PORT] [--mode mount|upload|both] [--no-podman] [--scratch DIR] [--quiet]';
+const USAGE = 'usage: node bench/push.mjs [--runs N] [--image REPO:TAG] [--registry HOST:PORT] [--mode mount|copy|upload|both|all] [--copy-registry HOST:PORT] [--creds USER:PASS] [--no-podman] [--scratch DIR] [--quiet]';
 
 let opts;
 try {
@@ -33,7 +39,9 @@ try {
     runs: 3,
     image: 'bench/debian:minbase',
     registry: '127.0.0.1:5000',
-    mode: 'both',
+    mode: 'all',
+    copyRegistry: '127.0.0.1:5003',
+    creds: 'tspoduser:tspodpass',
     podman: true,
     noPodman: false,
     scratch: `/var/tmp/tspod-bench-${USER_UID}`,
@@ -44,8 +52,8 @@ try {
   process.exit(2);
 }
 if (opts.noPodman) opts.podman = false;
-if (!['mount', 'upload', 'both'].includes(opts.mode)) {
-  process.stderr.write(`bench/push: --mode must be mount, upload or both\n${USAGE}\n`);
+if (!['mount', 'copy', 'upload', 'both', 'all'].includes(opts.mode)) {
+  process.stderr.write(`bench/push: --mode must be mount, copy, upload, both or all\n${USAGE}\n`);
   process.exit(2);
 }
 const log = opts.quiet ? () => {} : (s) => process.stderr.write(`[bench/push] ${s}\n`);
@@ -71,7 +79,9 @@ async function main() {
   const source = `${opts.registry}/${opts.image}`;
   const base = `${opts.scratch}/p-${randomBytes(4).toString('hex')}`;
   const engines = ['tspod', ...(opts.podman ? ['podman'] : [])];
-  const modes = opts.mode === 'both' ? ['mount', 'upload'] : [opts.mode];
+  const modes = opts.mode === 'all' ? ['mount', 'copy', 'upload'] : opts.mode === 'both' ? ['mount', 'upload'] : [opts.mode];
+  const sourceDigest = (await run(['skopeo', 'inspect', '--raw', '--tls-verify=false', `docker://${source}`]).then((r) => r.stdout)).trim();
+  const digestEqual = {};
   const names = [];
   for (const m of modes) for (const e of engines) names.push(`${e} (${m})`);
   const byName = Object.fromEntries(names.map((n) => [n, { name: n, samples: [], cpu: [] }]));
@@ -92,14 +102,24 @@ async function main() {
           let image = source;
           if (mode === 'upload') {
             image = `localhost/bench-push-src:${i}`;
-            await run(asUser(engineCmd(e, dir, 'build', '-q', '--squash-all', '-t', image, ctxDir))); // not timed
+            // --no-cache: a new layer every sample (a cached step would give the layer that the
+            // previous sample already pushed, which tspod keeps the blob of).
+            await run(asUser(engineCmd(e, dir, 'build', '-q', '--no-cache', '--squash-all', '-t', image, ctxDir))); // not timed
           }
-          const dest = `${opts.registry}/bench-push/${e}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}:latest`;
-          const r = await runTimed(asUser(engineCmd(e, dir, 'push', '-q', '--tls-verify=false', image, `docker://${dest}`)));
+          const registry = mode === 'copy' ? opts.copyRegistry : opts.registry;
+          const creds = mode === 'copy' ? ['--creds', opts.creds] : [];
+          const dest = `${registry}/bench-push/${e}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}:latest`;
+          const r = await runTimed(asUser(engineCmd(e, dir, 'push', '-q', '--tls-verify=false', ...creds, image, `docker://${dest}`)));
           if (r.code !== 0) throw new Error(`${e} push: exit ${r.code}: ${r.stderr.trim().slice(-500)}`);
           byName[`${e} (${mode})`].samples.push(r.ms);
           byName[`${e} (${mode})`].cpu.push(r.cpuMs);
-          log(`${e} ${mode} run ${i + 1}/${opts.runs}: ${fmtMs(r.ms)} (cpu ${fmtMs(r.cpuMs)})`);
+          let same = '';
+          if (mode !== 'upload') {
+            const m = await run(['skopeo', 'inspect', '--raw', '--tls-verify=false', ...(mode === 'copy' ? ['--creds', opts.creds] : []), `docker://${dest}`]);
+            same = m.stdout.trim() === sourceDigest ? 'same manifest' : 'NEW manifest';
+            (digestEqual[`${e} (${mode})`] ??= []).push(same === 'same manifest');
+          }
+          log(`${e} ${mode} run ${i + 1}/${opts.runs}: ${fmtMs(r.ms)} (cpu ${fmtMs(r.cpuMs)})${same ? `, ${same}` : ''}`);
         }
         loads.push(loadavg());
       }
@@ -131,8 +151,9 @@ async function main() {
     }),
   );
   if (opts.podman) for (const m of modes) process.stdout.write(`\ntspod / podman (${m}): ${verdict(ratios[m], TARGET_VS_PODMAN)}`);
+  for (const [k, v] of Object.entries(digestEqual)) process.stdout.write(`\n${k}: pushed manifest = source manifest in ${v.filter(Boolean).length}/${v.length} runs`);
   process.stdout.write('\n');
-  const file = writeResults('push', { benchmark: 'push', env: { ...env, loadavgSamples: loads }, options: opts, targets: { tspodVsPodman: TARGET_VS_PODMAN }, ratios, results });
+  const file = writeResults('push', { benchmark: 'push', env: { ...env, loadavgSamples: loads }, options: opts, targets: { tspodVsPodman: TARGET_VS_PODMAN }, ratios, digestEqual, results });
   process.stdout.write(`results: ${file}\n`);
 }
 

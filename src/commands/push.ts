@@ -12,6 +12,7 @@ interface Args {
   authfile?: string;
   digestfile?: string;
   'compression-format'?: string;
+  'compression-level'?: number;
   format?: string;
 }
 
@@ -28,6 +29,7 @@ export default defineCommand<Args>({
     authfile: { type: 'string', describe: 'Path of the authentication file (also REGISTRY_AUTH_FILE)', placeholder: 'path' },
     digestfile: { type: 'string', describe: 'Write the digest of the pushed image to the specified file', placeholder: 'string' },
     'compression-format': { type: 'string', describe: 'Compression format to use (gzip, zstd)', placeholder: 'string', choices: ['gzip', 'zstd'] },
+    'compression-level': { type: 'number', describe: 'Compression level to use (gzip 1-9, zstd 1-19)', placeholder: 'int' },
     format: { type: 'string', alias: 'f', describe: 'Manifest type (oci, v2s2) to use when pushing an image', placeholder: 'string', choices: ['oci', 'v2s2'] },
   },
   examples: [['tspod push localhost/app:1 127.0.0.1:5000/app:1', 'push an image to a registry']],
@@ -50,6 +52,7 @@ export default defineCommand<Args>({
         creds: args.creds,
         authfile: args.authfile,
         compressionFormat: args['compression-format'] as 'gzip' | 'zstd' | undefined,
+        compressionLevel: args['compression-level'],
         format: args.format as 'oci' | 'v2s2' | undefined,
       },
       render,

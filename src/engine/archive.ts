@@ -1,11 +1,11 @@
 // save and load: docker-archive (manifest.json, repositories, <config>.json, <diff-id>.tar per
 // layer, as `docker save` and podman write), oci-archive and oci-dir (an OCI image layout).
 //
-// save re-archives each layer from its diff dir (tar-writer.ts). A layer pulled from a registry
-// rarely gives back the original tar bytes, so its diff ID changes, and the saved config carries
-// the new rootfs.diff_ids: the loaded image then has another ID than the saved one. Layers tspod
-// itself archived (loaded, committed, imported, or pulled after a tspod push) give back the same
-// bytes, so for them save → rmi → load keeps the image ID.
+// save writes each layer's tar: a pulled layer's kept blob decompressed (the original tar, byte
+// for byte, so the diff IDs, the config and the image ID stay the same), else the deterministic tar
+// of its diff dir (tar-writer.ts). A layer without a kept blob that came from someone else's tar
+// (loaded from a docker archive) rarely gives back the same bytes: its diff ID changes and the
+// saved config carries the new rootfs.diff_ids, so the loaded image gets another ID.
 //
 // load never trusts the archive: every regular file entry is copied into the store's staging area
 // (hashed on the way), symlinks and other entry types are ignored (never followed), JSON documents
@@ -21,7 +21,7 @@ import { spawn } from 'node:child_process';
 import { TspodError } from '../errors.js';
 import { MEDIA_TYPE, MAX_JSON_DOCUMENT, parseImageConfig, parseManifest, type Descriptor, type ImageManifest } from '../image/manifest.js';
 import { formatReference, normalizeReference, parseReference, validateDigest } from '../image/reference.js';
-import { writeLayerBlob } from './archive-blob.js';
+import { writeLayerTar } from './archive-blob.js';
 import { recordImage, sha256, storeLayer, synthesizeManifest } from './archive-store.js';
 import { readTar } from './archive-tar.js';
 import { encodeHeader } from './tar-writer.js';
@@ -60,7 +60,9 @@ async function prepare(engine: Engine, inputs: string[], search: string[], stagi
     for (const chain of rec.layers) {
       let l = done.get(chain);
       if (!l) {
-        const blob = await writeLayerBlob(store.layerDiffDir(chain), join(staging, `${done.size}.tar`), 'none');
+        const lrec = store.layer(chain);
+        if (!lrec) throw new TspodError('storage', `layer ${chain.slice(0, 12)} of image ${rec.id.slice(0, 12)} is missing`, { hint: 'Pull the image again' });
+        const blob = await writeLayerTar(store, lrec, join(staging, `${done.size}.tar`));
         l = { path: blob.path, digest: blob.diffId, size: blob.diffSize };
         done.set(chain, l);
       }

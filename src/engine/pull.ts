@@ -2,7 +2,7 @@
 // and verify the config, then download, verify and unpack every missing layer concurrently, and
 // record the image only once everything is in place.
 import { createHash } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, write } from 'node:fs';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -281,7 +281,8 @@ async function fetchLayer(
     try {
       const diff = join(staging, 'diff');
       mkdirSync(diff, { mode: 0o755 });
-      const { diffId: gotDiffId, size } = await unpackBlob(ctx, client, repository, imageName, desc, diff);
+      // The blob is kept as downloaded, next to diff/: push uploads it as it is, save decompresses it.
+      const { diffId: gotDiffId, size } = await unpackBlob(ctx, client, repository, imageName, desc, diff, join(staging, 'blob'));
       if (gotDiffId !== diffId) {
         throw new TspodError(
           'digest-mismatch',
@@ -294,6 +295,7 @@ async function fetchLayer(
         compressedDigest: desc.digest,
         compressedSize: desc.size,
         mediaType: desc.mediaType,
+        blob: true,
         size,
         created: new Date().toISOString(),
       };
@@ -316,7 +318,10 @@ interface ExtractResult {
   entry?: string;
 }
 
-/** Streams the blob through a sha256 of the compressed bytes into tspod-extract. */
+/**
+ * Streams the blob through a sha256 of the compressed bytes into tspod-extract, and writes the same
+ * bytes to `keep` on the way (one download, one pass; the write overlaps the extractor's work).
+ */
 async function unpackBlob(
   ctx: Ctx,
   client: RegistryClient,
@@ -324,6 +329,7 @@ async function unpackBlob(
   imageName: string,
   desc: Descriptor,
   dest: string,
+  keep: string,
 ): Promise<{ diffId: string; size: number }> {
   const eng = ctx.engine.ctx;
   const args = eng.rootless ? ['--rootless', dest] : [dest];
@@ -339,6 +345,7 @@ async function unpackBlob(
   const hash = createHash('sha256');
   let received = 0;
   let lastEmit = 0;
+  const keepFd = openSync(keep, 'wx', 0o600);
   const meter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       hash.update(chunk);
@@ -348,7 +355,9 @@ async function unpackBlob(
         lastEmit = now;
         ctx.emit({ type: 'progress', digest: desc.digest, done: received, total: desc.size });
       }
-      cb(null, chunk);
+      // Hand the chunk on first, so the extractor works while the kept copy is written.
+      this.push(chunk);
+      writeAll(keepFd, chunk, cb);
     },
   });
   let streamError: unknown;
@@ -364,6 +373,7 @@ async function unpackBlob(
     }
   }
   const code = await exited;
+  closeSync(keepFd);
   let res: ExtractResult = {};
   try {
     res = JSON.parse(out.trim().split('\n').pop() || '{}') as ExtractResult;
@@ -394,4 +404,13 @@ async function unpackBlob(
     throw new TspodError('internal', `pulling ${imageName}: ${layer}: tspod-extract failed (exit ${code})${errText ? `: ${errText.trim()}` : ''}`);
   }
   return { diffId: res.diffId, size: res.size ?? 0 };
+}
+
+/** Writes all of `buf` to `fd` (a regular file: short writes only on errors such as ENOSPC). */
+function writeAll(fd: number, buf: Buffer, cb: (err?: Error | null) => void): void {
+  write(fd, buf, 0, buf.length, null, (err, n) => {
+    if (err) cb(new TspodError('storage', `keeping the layer blob: ${err.message}`, { cause: err }));
+    else if (n < buf.length) writeAll(fd, buf.subarray(n), cb);
+    else cb(null);
+  });
 }

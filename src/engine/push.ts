@@ -1,12 +1,13 @@
 // push: copy a stored image to a registry.
 //
-// The store keeps layers unpacked, not their original blobs. A layer whose original blob the
-// destination already has (same registry), or can mount from another repository of that registry
-// the image came from, is referenced as is. Any other layer is re-archived from its diff dir
-// (tar-writer.ts), compressed and uploaded; its tar rarely has the original bytes, so its diff ID
-// changes, the config gets the new rootfs.diff_ids and thus a new digest: the pushed image then has
-// another ID than the local one (podman does the same when it recompresses).
-import { createReadStream, rmSync } from 'node:fs';
+// Per layer: the blob the store keeps with it (what the pull downloaded, or what the layer's first
+// push produced) is referenced when the destination has it, mounted from another repository of
+// that registry the image came from, or uploaded as it is, so a pulled image keeps its layer
+// digests, diff IDs, config and manifest digest. Otherwise (another compression wanted, or a layer
+// without a blob) its tar (the kept blob decompressed, else its diff dir archived, tar-writer.ts)
+// is compressed while it is uploaded. Only a layer stored without a kept blob by an older tspod
+// can come out with a new diff ID, and then the config and the image ID change.
+import { rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { TspodError } from '../errors.js';
@@ -16,7 +17,7 @@ import { normalizeReference, parseReference, type NamedReference } from '../imag
 import { isInsecureRegistry } from '../image/registries.js';
 import { RegistryClient } from '../image/registry.js';
 import { VERSION } from '../version.js';
-import { layerMediaType, writeLayerBlob } from './archive-blob.js';
+import { compressLayer, keptBlobStream, layerMediaType, layerTarStream, openKeptBlob, teeToFile } from './archive-blob.js';
 import { lookupImage, splitName } from './images.js';
 import type { Engine } from './index.js';
 import type { ImageRecord } from '../storage/store.js';
@@ -27,6 +28,8 @@ export interface PushOptions {
   authfile?: string;
   /** Recompress every layer with this; default: reuse the stored layer's compression. */
   compressionFormat?: 'gzip' | 'zstd';
+  /** Level for layers that get compressed; default containers.conf compression_level, else gzip 4 / zstd 3. */
+  compressionLevel?: number;
   /** Manifest type; default: the stored manifest's. */
   format?: 'oci' | 'v2s2';
   /** Registries to resolve short names with. */
@@ -106,6 +109,11 @@ export async function pushImage(engine: Engine, input: string, destination: stri
     : rec.manifestMediaType === MEDIA_TYPE.dockerManifest && opts.compressionFormat !== 'zstd' ? MEDIA_TYPE.dockerManifest
     : MEDIA_TYPE.ociManifest;
   if (opts.compressionFormat) layerMediaType(manifestType, opts.compressionFormat); // throws for zstd in v2s2
+  const confLevel = engine.ctx.conf.engine.compression_level;
+  const level = opts.compressionLevel ?? (typeof confLevel === 'number' ? confLevel : undefined);
+  if (level !== undefined && (!Number.isInteger(level) || level < 1 || level > 19 || (level > 9 && opts.compressionFormat === 'gzip'))) {
+    throw new TspodError('invalid-argument', `invalid compression level ${level}: gzip takes 1-9, zstd 1-19`);
+  }
   // Repositories of the same registry this image came from: blobs can be mounted from there.
   const mountSources = [...new Set([...rec.names, ...rec.repoDigests].map((n) => splitName(n.split('@')[0]!)[0]))]
     .map((n) => {
@@ -138,33 +146,48 @@ export async function pushImage(engine: Engine, input: string, destination: stri
       let want: Compression = opts.compressionFormat ?? stored ?? 'gzip';
       if (manifestType === MEDIA_TYPE.dockerManifest) want = 'gzip';
       const mediaType = layerMediaType(manifestType, want);
-      // 1. The original blob, when the registry has it or can mount it.
+      // 1. The layer's own blob (pulled, or kept from an earlier push), when the compression is
+      //    the wanted one: already there, mounted from a repository the image came from, or
+      //    uploaded from the store as it is. The descriptor and diff ID stay the original ones.
       if (lrec.compressedDigest && lrec.compressedSize !== undefined && stored === want && RegistryClient.isDigest(lrec.compressedDigest)) {
-        let have = await client.blobExists(repo, lrec.compressedDigest);
-        let state: 'skipped' | 'mounted' = 'skipped';
-        for (const from of have ? [] : mountSources) {
+        let state: 'skipped' | 'mounted' | 'copy' | undefined = (await client.blobExists(repo, lrec.compressedDigest)) ? 'skipped' : undefined;
+        for (const from of state ? [] : mountSources) {
           if (await client.mountBlob(repo, lrec.compressedDigest, from).catch(() => false)) {
-            have = true;
             state = 'mounted';
             break;
           }
         }
-        if (have) {
+        const kept = state ? undefined : openKeptBlob(store, lrec);
+        if (kept) {
+          await client.uploadBlob(repo, lrec.compressedDigest, lrec.compressedSize, keptBlobStream(kept.fd));
+          state = 'copy';
+        }
+        if (state) {
           emit({ type: 'blob', digest: lrec.compressedDigest, state });
           layers[i] = { mediaType, digest: lrec.compressedDigest, size: lrec.compressedSize };
-          diffIds[i] = lrec.diffId;
+          diffIds[i] = lrec.blobDiffId ?? lrec.diffId;
           return;
         }
       }
-      // 2. Re-archive the diff dir.
+      // 2. Compress the layer's tar (its kept blob decompressed: same diff ID; else its diff dir
+      //    archived) while uploading it, in one pass; the compressed bytes also go to staging.
       reusedAll = false;
-      const blob = await writeLayerBlob(store.layerDiffDir(chain), join(staging, `layer-${i}`), want);
-      if (await client.blobExists(repo, blob.digest)) emit({ type: 'blob', digest: blob.digest, state: 'skipped' });
-      else {
-        emit({ type: 'blob', digest: blob.digest, state: 'copy' });
-        await client.uploadBlob(repo, blob.digest, blob.size, createReadStream(blob.path));
+      const tmp = join(staging, `layer-${i}`);
+      const tar = layerTarStream(store, lrec);
+      const blob = await compressLayer(tar, { compression: want, level }, (s, digestOf) => {
+        const tee = teeToFile(tmp);
+        s.on('error', (e) => tee.destroy(e));
+        return client.uploadBlobStreamed(repo, s.pipe(tee), digestOf);
+      });
+      const keptDiffId = lrec.blobDiffId ?? lrec.diffId;
+      if (tar.fromBlob && blob.diffId !== keptDiffId) {
+        throw new TspodError('storage', `layer ${chain.slice(0, 12)}: its kept blob gives diff ID ${blob.diffId}, not ${keptDiffId}`, { hint: 'Remove the image and pull it again' });
       }
-      rmSync(blob.path, { force: true });
+      emit({ type: 'blob', digest: blob.digest, state: 'copy' });
+      // A layer that had no blob (build, commit, import) keeps this one: the next push uploads or
+      // skips it without compressing again, and its digest stays the same.
+      if (!tar.fromBlob) await store.keepLayerBlob(chain, tmp, { digest: blob.digest, size: blob.size, mediaType, diffId: blob.diffId });
+      rmSync(tmp, { force: true });
       layers[i] = { mediaType, digest: blob.digest, size: blob.size };
       diffIds[i] = blob.diffId;
     };
@@ -199,9 +222,14 @@ export async function pushImage(engine: Engine, input: string, destination: stri
 
     // The manifest: the stored bytes when nothing changed, so the digest stays the same.
     emit({ type: 'manifest' });
-    let manifest: Buffer;
-    if (!changed && reusedAll && manifestType === rec.manifestMediaType) manifest = store.imageManifest(rec.id);
-    else {
+    let manifest: Buffer | undefined;
+    if (!changed && reusedAll && manifestType === rec.manifestMediaType) {
+      // Only when it names exactly these blobs (a built image's stored manifest names its
+      // uncompressed layers, which were never uploaded).
+      const stored = store.imageManifest(rec.id);
+      if (sameLayers(stored, cfgDigest, layers)) manifest = stored;
+    }
+    if (!manifest) {
       const doc = {
         schemaVersion: 2,
         mediaType: manifestType,
@@ -214,5 +242,20 @@ export async function pushImage(engine: Engine, input: string, destination: stri
     return { digest, destination: `${dest.registry}/${repo}:${dest.tag ?? 'latest'}` };
   } finally {
     rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/** Whether the manifest document `bytes` names this config and exactly these layer descriptors. */
+function sameLayers(bytes: Buffer, cfgDigest: string, layers: Descriptor[]): boolean {
+  try {
+    const m = JSON.parse(bytes.toString('utf8')) as { config?: Descriptor; layers?: Descriptor[] };
+    return (
+      m.config?.digest === cfgDigest &&
+      Array.isArray(m.layers) &&
+      m.layers.length === layers.length &&
+      m.layers.every((l, i) => l.digest === layers[i]!.digest && l.size === layers[i]!.size && l.mediaType === layers[i]!.mediaType)
+    );
+  } catch {
+    return false;
   }
 }

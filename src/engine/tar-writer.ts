@@ -8,14 +8,13 @@
 // Node has no xattr API: one `getfattr -R` over the whole tree lists every xattr up front (a
 // process per directory would be far too slow).
 import { spawn } from 'node:child_process';
-import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { closeSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { TspodError } from '../errors.js';
 
 const BLOCK = 512;
-const ZERO = Buffer.alloc(BLOCK);
 const OPAQUE_KEYS = ['user.overlay.opaque', 'trusted.overlay.opaque'];
 
 export interface TarWriterOptions {
@@ -160,17 +159,78 @@ const minor = (rdev: number): number => (rdev & 0xff) | ((rdev >> 12) & ~0xff);
 
 /** The tar stream of `root`, in layer format. */
 export function layerTar(root: string, opts: TarWriterOptions = {}): Readable {
-  return Readable.from(generate(root, opts), { objectMode: false, highWaterMark: 1 << 20 });
+  return Readable.from(generate(root, opts), { objectMode: false, highWaterMark: 1 });
+}
+
+/**
+ * Output in large chunks: headers and file contents are gathered into CHUNK-sized buffers (file
+ * data is read straight into them), so the consumers (hash, compressor pipe, upload) see a few
+ * hundred big writes instead of one or more small buffers per entry. Reads are synchronous: a
+ * chunk is produced between two turns of the event loop.
+ */
+const CHUNK = 4 << 20;
+
+class Out {
+  buf = Buffer.allocUnsafe(CHUNK);
+  pos = 0;
+  /** The full buffer, replaced by a fresh one (the consumer keeps the old one). */
+  take(): Buffer {
+    const b = this.buf;
+    this.buf = Buffer.allocUnsafe(CHUNK);
+    this.pos = 0;
+    return b;
+  }
+  *put(b: Buffer): Generator<Buffer> {
+    let off = 0;
+    while (off < b.length) {
+      const n = Math.min(b.length - off, CHUNK - this.pos);
+      b.copy(this.buf, this.pos, off, off + n);
+      this.pos += n;
+      off += n;
+      if (this.pos === CHUNK) yield this.take();
+    }
+  }
+  *zeros(len: number): Generator<Buffer> {
+    while (len > 0) {
+      const n = Math.min(len, CHUNK - this.pos);
+      this.buf.fill(0, this.pos, this.pos + n);
+      this.pos += n;
+      len -= n;
+      if (this.pos === CHUNK) yield this.take();
+    }
+  }
+  /** Exactly `size` bytes of the file (zero-padded if it shrank, cut if it grew), then block padding. */
+  *file(path: string, size: number): Generator<Buffer> {
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    try {
+      let done = 0;
+      while (done < size) {
+        const n = readSync(fd, this.buf, this.pos, Math.min(size - done, CHUNK - this.pos), done);
+        if (n === 0) {
+          yield* this.zeros(size - done);
+          break;
+        }
+        this.pos += n;
+        done += n;
+        if (this.pos === CHUNK) yield this.take();
+      }
+    } finally {
+      closeSync(fd);
+    }
+    const r = size % BLOCK;
+    if (r) yield* this.zeros(BLOCK - r);
+  }
 }
 
 async function* generate(root: string, opts: TarWriterOptions): AsyncGenerator<Buffer> {
   const xattrs = await readXattrs(root);
   const links = new Map<string, string>();
+  const out = new Out();
   // Depth-first, names sorted byte-wise, each directory before its contents.
   // Each directory is opened with O_NOFOLLOW through its parent's fd (/proc/self/fd/N/name), so a
   // running container that swaps a directory for a symlink (commit) cannot redirect the walk
   // outside the tree (CVE-2018-15664 shape).
-  async function* walk(rel: string, dirFd: number): AsyncGenerator<Buffer> {
+  function* walk(rel: string, dirFd: number): Generator<Buffer> {
     const self = `/proc/self/fd/${dirFd}`;
     const names = readdirSync(self).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
     for (const n of names) {
@@ -195,12 +255,12 @@ async function* generate(root: string, opts: TarWriterOptions): AsyncGenerator<B
       const base = { mode: st.mode, uid: st.uid, gid: st.gid, mtime, xattrs: kept.size ? kept : undefined };
       if (!opts.plain && type === '3' && st.rdev === 0) {
         // The extractor does not keep a whiteout's time: 0 keeps the tar (and the diff ID) stable.
-        yield encodeHeader({ ...base, name: rel ? `${rel}/.wh.${n}` : `.wh.${n}`, mtime: 0, size: 0, type: '0', xattrs: undefined });
+        yield* out.put(encodeHeader({ ...base, name: rel ? `${rel}/.wh.${n}` : `.wh.${n}`, mtime: 0, size: 0, type: '0', xattrs: undefined }));
         continue;
       }
       if (type === '5') {
-        yield encodeHeader({ ...base, name: `${r}/`, size: 0, type });
-        if (!opts.plain && opaque) yield encodeHeader({ ...base, name: `${r}/.wh..wh..opq`, mode: 0o644, size: 0, type: '0', xattrs: undefined });
+        yield* out.put(encodeHeader({ ...base, name: `${r}/`, size: 0, type }));
+        if (!opts.plain && opaque) yield* out.put(encodeHeader({ ...base, name: `${r}/.wh..wh..opq`, mode: 0o644, size: 0, type: '0', xattrs: undefined }));
         let fd: number;
         try {
           fd = openSync(p, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
@@ -215,11 +275,11 @@ async function* generate(root: string, opts: TarWriterOptions): AsyncGenerator<B
         continue;
       }
       if (type === '2') {
-        yield encodeHeader({ ...base, name: r, size: 0, type, linkname: readlinkSync(p) });
+        yield* out.put(encodeHeader({ ...base, name: r, size: 0, type, linkname: readlinkSync(p) }));
         continue;
       }
       if (type === '3' || type === '4' || type === '6') {
-        yield encodeHeader({ ...base, name: r, size: 0, type, devmajor: major(st.rdev), devminor: minor(st.rdev) });
+        yield* out.put(encodeHeader({ ...base, name: r, size: 0, type, devmajor: major(st.rdev), devminor: minor(st.rdev) }));
         continue;
       }
       // A regular file: a hard link to an earlier one, or its contents.
@@ -227,13 +287,13 @@ async function* generate(root: string, opts: TarWriterOptions): AsyncGenerator<B
         const key = `${st.dev}:${st.ino}`;
         const first = links.get(key);
         if (first !== undefined) {
-          yield encodeHeader({ ...base, name: r, size: 0, type: '1', linkname: first });
+          yield* out.put(encodeHeader({ ...base, name: r, size: 0, type: '1', linkname: first }));
           continue;
         }
         links.set(key, r);
       }
-      yield encodeHeader({ ...base, name: r, size: st.size, type: '0' });
-      yield* fileContents(p, st.size);
+      yield* out.put(encodeHeader({ ...base, name: r, size: st.size, type: '0' }));
+      yield* out.file(p, st.size);
     }
   }
   const rootFd = openSync(root, constants.O_RDONLY | constants.O_DIRECTORY);
@@ -242,32 +302,6 @@ async function* generate(root: string, opts: TarWriterOptions): AsyncGenerator<B
   } finally {
     closeSync(rootFd);
   }
-  yield ZERO;
-  yield ZERO;
-}
-
-/** Exactly `size` bytes of the file (zero-padded if it shrank, cut if it grew), then block padding. */
-async function* fileContents(path: string, size: number): AsyncGenerator<Buffer> {
-  // loaded here, not at start-up: node:fs/promises pulls in readline and friends
-  const { open } = await import('node:fs/promises');
-  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  try {
-    let done = 0;
-    while (done < size) {
-      const want = Math.min(1 << 20, size - done);
-      const buf = Buffer.alloc(want);
-      const { bytesRead } = await fh.read(buf, 0, want, done);
-      if (bytesRead === 0) {
-        yield Buffer.alloc(size - done);
-        done = size;
-        break;
-      }
-      done += bytesRead;
-      yield bytesRead === want ? buf : buf.subarray(0, bytesRead);
-    }
-  } finally {
-    await fh.close();
-  }
-  const pad = padding(size);
-  if (pad.length) yield pad;
+  yield* out.zeros(2 * BLOCK);
+  if (out.pos) yield out.buf.subarray(0, out.pos);
 }

@@ -385,6 +385,38 @@ export class RegistryClient {
     discard(put);
   }
 
+  /**
+   * Uploads a blob whose digest is known only once its last byte is sent (compressed while
+   * uploading): POST an upload session, one streamed PATCH with every byte (chunked transfer
+   * encoding), then PUT ?digest=`digestOf()` with no body. The registry checks the digest.
+   */
+  async uploadBlobStreamed(repo: string, body: Readable, digestOf: () => string): Promise<string> {
+    this.checkRepo(repo);
+    const scopes = [`repository:${repo}:pull,push`];
+    const context = `writing blob to ${this.registry}/${repo}`;
+    const start = await this.request('POST', `/v2/${repo}/blobs/uploads/`, { scopes, headers: { 'content-length': '0' }, body: Buffer.alloc(0) });
+    if (start.status !== 202) {
+      body.destroy();
+      throw await this.httpError(start, `${context}: initiating layer upload`);
+    }
+    discard(start);
+    const patch = await this.request('PATCH', this.uploadLocation(start, context), {
+      scopes,
+      headers: { 'content-type': 'application/octet-stream' },
+      body,
+    });
+    if (patch.status !== 202) throw await this.httpError(patch, `${context}: uploading`);
+    discard(patch);
+    const digest = digestOf();
+    validateDigest(digest);
+    const location = this.uploadLocation(patch, context);
+    location.searchParams.set('digest', digest);
+    const put = await this.request('PUT', location, { scopes, headers: { 'content-length': '0' }, body: Buffer.alloc(0) });
+    if (put.status !== 201) throw await this.httpError(put, `writing blob ${digest} to ${this.registry}/${repo}`);
+    discard(put);
+    return digest;
+  }
+
   private uploadLocation(res: HttpResponse, context: string): URL {
     const loc = res.headers.location;
     if (!loc) throw new TspodError('registry', `${context}: upload response has no Location`);

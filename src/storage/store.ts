@@ -16,9 +16,21 @@ export interface LayerRecord {
   parent?: string;
   /** sha256 of the uncompressed tar. */
   diffId: string;
+  /** The layer's compressed blob: the one it was pulled as, or (build, commit, import) first pushed as. */
   compressedDigest?: string;
   compressedSize?: number;
   mediaType?: string;
+  /**
+   * overlay/<id>/blob holds that blob byte for byte (compressedSize bytes, digest compressedDigest),
+   * so push uploads it as it is and save decompresses it: the layer keeps its digests everywhere.
+   */
+  blob?: boolean;
+  /**
+   * The diff ID of the kept blob's tar when it is not `diffId`: a blob made at a layer's first push
+   * from its diff dir, when the layer was stored from another tar (build's GNU tar). Push then
+   * names this diff ID in the config, as it did when it made the blob.
+   */
+  blobDiffId?: string;
   /** Uncompressed tar size. */
   size: number;
   created: string;
@@ -92,6 +104,11 @@ export class Store {
   }
   layerDiffDir(id: string): string {
     return join(this.graphRoot, 'overlay', id, 'diff');
+  }
+  /** The kept compressed blob of a layer (see LayerRecord.blob): inside the layer directory, so it
+   * is committed and removed with it. */
+  layerBlobPath(id: string): string {
+    return join(this.graphRoot, 'overlay', id, 'blob');
   }
   imageDir(id: string): string {
     return join(this.graphRoot, 'images', id);
@@ -221,6 +238,35 @@ export class Store {
       fn(items);
       writeFileAtomic(this.imagesFile, JSON.stringify({ version: 1, items }));
     });
+  }
+
+  /**
+   * Keeps `file` (a staged blob of the layer's tar, compressed as `desc` says) as the layer's blob,
+   * unless the layer already has one or names an original blob it does not keep (a layer stored
+   * before blobs were kept: its original digest stays, for blob mounts). Takes the layer lock;
+   * `file` must be inside the store (rename). Returns whether it was kept; if not, `file` is left.
+   */
+  async keepLayerBlob(id: string, file: string, desc: { digest: string; size: number; mediaType: string; diffId: string }): Promise<boolean> {
+    const lock = await this.lockLayer(id);
+    try {
+      const rec = this.layer(id);
+      if (!rec || rec.blob || rec.compressedDigest) return false;
+      // The file first, then the record: a crash in between leaves an unrecorded file that the
+      // next keepLayerBlob replaces and the layer's removal deletes.
+      renameSync(file, this.layerBlobPath(id));
+      await this.updateLayers((items) => {
+        const r = items.find((l) => l.id === id);
+        if (r && !r.blob && !r.compressedDigest) {
+          Object.assign(r, { compressedDigest: desc.digest, compressedSize: desc.size, mediaType: desc.mediaType, blob: true });
+          if (desc.diffId !== r.diffId) r.blobDiffId = desc.diffId;
+        }
+      });
+      return true;
+    } catch {
+      return false; // the layer went away meanwhile (rmi): nothing to keep
+    } finally {
+      lock.release();
+    }
   }
 
   /** Deletes layers no image references any more. Caller must not hold the store lock. */

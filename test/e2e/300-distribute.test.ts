@@ -5,12 +5,12 @@
 // Requirements: rootless test user with subordinate ids, the test registry on 127.0.0.1:5000
 // (docker.io mirror, accepts pushes), skopeo and podman for the cross-checks.
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BASIC_REGISTRY, CREDS, IS_PODMAN, REGISTRY, TEST_USER, asUser, cleanStore, fails, ok, storeFor } from './helpers.js';
+import { BASIC_REGISTRY, BIN, CREDS, IS_PODMAN, REGISTRY, TEST_USER, asUser, cleanStore, fails, ok, storeFor } from './helpers.js';
 
 const store = storeFor('300-distribute');
 const other = storeFor('300-distribute-b');
@@ -166,6 +166,145 @@ describe('push', () => {
     const b = await fails(['push', '--tls-verify=false', 'docker.io/library/nosuch:1', `${DEST}-x:1`], 125, { store });
     expect(b.stderr).toBe('Error: docker.io/library/nosuch:1: image not known\n');
   });
+});
+
+// Kept blobs: a pulled layer keeps the blob it was downloaded as, so the image keeps its digests
+// and ID through push (to another registry: nothing to mount, the blobs are uploaded) and save.
+describe('kept blobs: pulled images keep their digests', () => {
+  type LayerRec = { id: string; blob?: boolean; compressedDigest?: string; diffId: string };
+  const layersOf = (s: typeof store): LayerRec[] =>
+    existsSync(`${s.root}/layers.json`) ? (JSON.parse(readFileSync(`${s.root}/layers.json`, 'utf8')) as { items: LayerRec[] }).items : [];
+
+  // podman 4.3 recompresses when the destination lacks the blobs (no mount across registries).
+  it.skipIf(IS_PODMAN)('pull → push to another registry keeps layer digests, config and manifest digest; podman pulls it back equal', async () => {
+    const src = await ok(['image', 'inspect', '--format', '{{.Digest}} {{.Id}}', LAYERS], { store });
+    const [srcDigest, srcId] = src.stdout.trim().split(' ');
+    const dest = `${BASIC_REGISTRY}/tspod-e2e-300/kept-${Date.now().toString(36)}:1`;
+    const creds = `${CREDS.username}:${CREDS.password}`;
+    await ok(['push', '-q', '--tls-verify=false', '--creds', creds, '--digestfile', `${WORK}/kept-digest`, LAYERS, dest], { store });
+    expect(readFileSync(`${WORK}/kept-digest`, 'utf8')).toBe(srcDigest);
+    const a = await asUser('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${REGISTRY}/library/layers:latest`]);
+    const b = await asUser('skopeo', ['inspect', '--raw', '--tls-verify=false', '--creds', creds, `docker://${dest}`]);
+    expect(a.code).toBe(0);
+    expect(b.code).toBe(0);
+    expect(b.stdout).toBe(a.stdout);
+    const root = `${WORK}/podman-kept`;
+    const args = ['--root', `${root}/root`, '--runroot', '/tmp/tspod-e2e-300-pkept', '--storage-driver', 'overlay'];
+    try {
+      const p = await asUser('podman', [...args, 'pull', '-q', '--tls-verify=false', '--creds', creds, dest]);
+      expect(p.code).toBe(0);
+      expect(p.stdout).toBe(`${srcId}\n`);
+      const d = await asUser('podman', [...args, 'image', 'inspect', '--format', '{{.Digest}}', dest]);
+      expect(d.stdout).toBe(`${srcDigest}\n`);
+    } finally {
+      await asUser('podman', [...args, 'unshare', 'rm', '-rf', root, '/tmp/tspod-e2e-300-pkept']);
+    }
+  });
+
+  it('save of a pulled image: layer tars hash to the diff IDs, load keeps the image ID', async () => {
+    const id = await imageId(store, LAYERS);
+    await ok(['save', '-q', '-o', `${WORK}/kept.tar`, LAYERS], { store });
+    const dir = `${WORK}/kept-x`;
+    mkdirSync(dir, { recursive: true });
+    execFileSync('tar', ['xf', `${WORK}/kept.tar`, '-C', dir]);
+    const m = JSON.parse(readFileSync(`${dir}/manifest.json`, 'utf8')) as Array<{ Config: string; Layers: string[] }>;
+    expect(m[0]!.Config).toBe(`${id}.json`);
+    const cfg = JSON.parse(readFileSync(`${dir}/${m[0]!.Config}`, 'utf8')) as { rootfs: { diff_ids: string[] } };
+    const hashes = m[0]!.Layers.map((l) => `sha256:${execFileSync('sha256sum', [`${dir}/${l}`], { encoding: 'utf8' }).split(' ')[0]}`);
+    expect(hashes).toEqual(cfg.rootfs.diff_ids);
+    const s = storeFor('300-distribute-kept');
+    await cleanStore(s);
+    try {
+      await ok(['load', '-q', '-i', `${WORK}/kept.tar`], { store: s });
+      expect(await imageId(s, LAYERS)).toBe(id);
+    } finally {
+      await cleanStore(s);
+    }
+  });
+
+  it.skipIf(IS_PODMAN)('zstd conversion recompresses from the kept blob: same diff IDs, same image ID', async () => {
+    const id = await imageId(store, LAYERS);
+    await ok(['push', '-q', '--tls-verify=false', '--compression-format', 'zstd', LAYERS, `${DEST}-kzstd:1`], { store });
+    const raw = await asUser('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${DEST}-kzstd:1`]);
+    const man = JSON.parse(raw.stdout) as { config: { digest: string }; layers: Array<{ mediaType: string }> };
+    expect(man.config.digest).toBe(`sha256:${id}`);
+    expect(new Set(man.layers.map((l) => l.mediaType))).toEqual(new Set(['application/vnd.oci.image.layer.v1.tar+zstd']));
+    const s = storeFor('300-distribute-kzstd');
+    await cleanStore(s);
+    try {
+      await ok(['pull', '-q', '--tls-verify=false', `${DEST}-kzstd:1`], { store: s });
+      expect(await imageId(s, `${DEST}-kzstd:1`)).toBe(id);
+      const r = await ok([...LIST, `${DEST}-kzstd:1`, ...LISTING], { store: s });
+      expect(r.stdout).toBe(listing);
+    } finally {
+      await cleanStore(s);
+    }
+  });
+
+  it.skipIf(IS_PODMAN)('every pulled layer keeps its blob; rmi removes it with the layer', async () => {
+    const s = storeFor('300-distribute-rmi');
+    await cleanStore(s);
+    try {
+      await ok(['pull', '-q', ALPINE], { store: s });
+      const layers = layersOf(s);
+      expect(layers.length).toBeGreaterThan(0);
+      for (const l of layers) {
+        expect(l.blob).toBe(true);
+        const sum = execFileSync('sha256sum', [`${s.root}/overlay/${l.id}/blob`], { encoding: 'utf8' }).split(' ')[0];
+        expect(`sha256:${sum}`).toBe(l.compressedDigest);
+      }
+      await ok(['rmi', ALPINE], { store: s });
+      expect(layersOf(s)).toEqual([]);
+      for (const l of layers) expect(existsSync(`${s.root}/overlay/${l.id}`)).toBe(false);
+    } finally {
+      await cleanStore(s);
+    }
+  });
+
+  it.skipIf(IS_PODMAN)('kill -9 of a pull midway leaves a store the next command uses (no partial blob as a layer)', async () => {
+    const s = storeFor('300-distribute-kill');
+    await cleanStore(s);
+    const big = `${REGISTRY}/bench/debian:minbase`;
+    const image = (await asUser('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${big}`])).code === 0 ? big : LAYERS;
+    try {
+      await ok(['images'], { store: s }); // creates the store
+      const uid = Number(execFileSync('id', ['-u', TEST_USER], { encoding: 'utf8' }));
+      const child = spawn('setpriv', ['--reuid', String(uid), '--regid', String(uid), '--init-groups', '--', BIN, ...s.args, 'pull', '-q', '--tls-verify=false', image], {
+        env: { HOME, PATH: '/usr/local/bin:/usr/bin:/bin', XDG_RUNTIME_DIR: `/run/user/${uid}` },
+        cwd: HOME,
+        detached: true,
+        stdio: 'ignore',
+      });
+      const exited = new Promise((res) => child.on('exit', res));
+      // Wait until a blob is being written into a staging directory, then kill the whole group.
+      const deadline = Date.now() + 30_000;
+      let seen = false;
+      while (!seen && Date.now() < deadline) {
+        for (const d of existsSync(`${s.root}/tmp`) ? readdirSync(`${s.root}/tmp`) : []) {
+          try {
+            if (statSync(`${s.root}/tmp/${d}/blob`).size > 0) seen = true;
+          } catch {
+            /* not yet */
+          }
+        }
+        if (!seen) await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(seen).toBe(true);
+      process.kill(-child.pid!, 'SIGKILL');
+      await exited;
+      const imgs = await ok(['images', '-q'], { store: s });
+      expect(imgs.stdout).toBe('');
+      expect(layersOf(s)).toEqual([]);
+      const p = await ok(['pull', '-q', '--tls-verify=false', image], { store: s });
+      expect(p.stdout).toMatch(/^[0-9a-f]{64}\n$/);
+      const layers = layersOf(s);
+      expect(readdirSync(`${s.root}/overlay`).sort()).toEqual(layers.map((l) => l.id).sort());
+      expect(readdirSync(`${s.root}/tmp`)).toEqual([]);
+      for (const l of layers) expect(statSync(`${s.root}/overlay/${l.id}/blob`).isFile()).toBe(true);
+    } finally {
+      await cleanStore(s);
+    }
+  }, 120_000);
 });
 
 describe('save and load', () => {
