@@ -18,6 +18,7 @@ import { readRegularFileNoFollow } from '../util/safe-read.js';
 import { applyOverlayVolumes, chownVolumes, releaseOverlayVolumes } from '../storage/volume-options.js';
 import { trace } from '../util/trace.js';
 import { mountContainerRootfs, userMountCount } from './fs.js';
+import { portHelperError } from '../network/portfwd.js';
 import { etcFilesFor, planNetwork, publishPorts, releaseContainerNetwork, type NetworkPlan } from './network.js';
 import type { Engine } from './index.js';
 import type { ImageConfigDoc } from './images.js';
@@ -279,7 +280,7 @@ async function startLocked(engine: Engine, id: string, io?: AttachIO): Promise<S
     env: engine.ctx.env,
     // Nothing to set up between create and start (no network helper): one runtime call does both.
     start: oneStep,
-    netHelper: net.helper && { path: net.helper.path, args: net.helper.args, netnsPath: net.helper.netnsPath },
+    netHelper: net.helper && { path: net.helper.path, args: net.helper.args, netnsPath: net.helper.netnsPath, portHelper: net.helper.portHelper },
   });
   trace('start: monitor ready');
   let attached: Awaited<ReturnType<typeof attachStreams>> | undefined;
@@ -295,6 +296,8 @@ async function startLocked(engine: Engine, id: string, io?: AttachIO): Promise<S
     trace(`start: event ${ev?.event}`);
     if (!ev || ev.event === 'error' || ev.event === 'exited') {
       const msg = ev && ev.event === 'error' ? ev.message : 'the container monitor exited before the container was created';
+      const portErr = net.helper?.portHelper && ev?.event === 'error' ? portHelperError(net.helper.portHelper.path, ev.message) : undefined;
+      if (portErr) throw portErr;
       throw net.helper && ev?.event === 'error' && ev.message.startsWith(net.helper.path) ? new TspodError('network', `setting up the network: ${msg}`) : classifyStartError(msg);
     }
     await publishPorts(net);

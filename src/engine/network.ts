@@ -8,7 +8,9 @@ import { helperCommand, releaseNetwork, slirpAddPorts, type HelperCommand } from
 import { canPublish, hasHelper, parseNetwork, type NetworkMode } from '../network/mode.js';
 import { assignHostPorts, checkHostPorts, parseExpose, parsePublish, type PortMapping } from '../network/ports.js';
 import { parseAddHost } from '../network/etc.js';
+import { PORTFWD_BIN } from '../network/portfwd.js';
 import { findExecutable } from '../runtime/probe.js';
+import { helperPath } from './context.js';
 import type { ContainerConfig, ContainerRecord, ContainerStore } from '../storage/containers.js';
 import { findContainer, monitorAlive, noSuchContainer } from './containers.js';
 import { isUserNetworkMode, planUserNetworks, userNetworkMode } from './networks.js';
@@ -126,8 +128,8 @@ export interface NetworkPlan {
  * Start, before anything is mounted or spawned: the mode, the namespace to join, and a check that
  * every host port can be bound (so a taken port fails with a clear error and leaves nothing behind).
  */
-export async function planNetwork(ctx: Pick<EngineContext, 'conf' | 'env'>, cs: ContainerStore, rec: ContainerRecord, sockDir: string): Promise<NetworkPlan> {
-  if (isUserNetworkMode(rec.config.network)) return planUserNetworks(cs.store, cs, rec, sockDir);
+export async function planNetwork(ctx: Pick<EngineContext, 'conf' | 'env' | 'installRoot'>, cs: ContainerStore, rec: ContainerRecord, sockDir: string): Promise<NetworkPlan> {
+  if (isUserNetworkMode(rec.config.network)) return planUserNetworks(cs.store, cs, rec, sockDir, helperPath(ctx, PORTFWD_BIN));
   const mode = parseNetwork(rec.config.network, defaultNetworkCmd(ctx));
   const ports = rec.config.portMappings ?? [];
   switch (mode.kind) {
@@ -155,7 +157,9 @@ export async function planNetwork(ctx: Pick<EngineContext, 'conf' | 'env'>, cs: 
       hint: `Install it (Debian: apt-get install ${name === 'pasta' ? 'passt' : name}), or use --network none`,
     });
   }
-  return { mode, spec: 'private', helper: helperCommand(mode, { sockDir, ports, path }), ports };
+  // Published ports: tspod-portfwd (slirp4netns; pasta forwards them itself).
+  const portfwdPath = mode.kind === 'slirp4netns' ? helperPath(ctx, PORTFWD_BIN) : undefined;
+  return { mode, spec: 'private', helper: helperCommand(mode, { sockDir, ports, path, portfwdPath }), ports };
 }
 
 /** Writes the container's /etc files for the plan (or names the shared ones). */
@@ -176,7 +180,7 @@ export function etcFilesFor(plan: NetworkPlan, cs: ContainerStore, rec: Containe
   return { hosts: join(plan.shareEtcFrom, 'hosts'), resolvConf: join(plan.shareEtcFrom, 'resolv.conf'), hostname: own.hostname };
 }
 
-/** After the helper is up and before the container starts: ports that go through slirp4netns's API. */
+/** After the helper is up and before the container starts: ports that go through slirp4netns's API (port_handler=slirp4netns). */
 export async function publishPorts(plan: NetworkPlan): Promise<void> {
   if (plan.onNetworkUp) await plan.onNetworkUp();
   if (plan.mode.kind === 'slirp4netns' && plan.helper?.apiSocket && plan.ports.length) {

@@ -681,6 +681,49 @@ int main(int argc, char **argv) {
     expect(fs.existsSync(path.join(base, 'nethelperfail', 'netns'))).toBe(false);
   });
 
+  it('--port-helper: started beside the net helper, `network` once both are ready; killed first at exit', async () => {
+    const m = startMonitor({
+      name: 'porthelper',
+      proc: { args: ['sleep', '1000'] },
+      startPipe: false,
+      flags: ['--net-helper', '/bin/sh', '--net-helper-arg', '-c', '--net-helper-arg', 'echo x >&{ready-fd}; exec sleep 1000',
+        '--netns-path', path.join(base, 'porthelper', 'netns'),
+        '--port-helper', '/bin/sh', '--port-helper-arg', '-c', '--port-helper-arg', 'test -e {netns} && echo $$ > {netns}.portpid && echo x >&{ready-fd} && exec sleep 1000'],
+    });
+    await m.event('network' as never);
+    const created = await m.event('created');
+    const portPid = Number(fs.readFileSync(path.join(base, 'porthelper', 'netns.portpid'), 'utf8'));
+    expect(alive(portPid)).toBe(true);
+    expect(statusField(portPid, 'PPid')).toBe(m.monitorPid());
+    runc('start', m.cid);
+    process.kill(created.pid!, 'SIGKILL');
+    expect((await m.event('exited')).exitCode).toBe(137);
+    expect(alive(portPid)).toBe(false);
+  });
+
+  it('--port-helper: one that fails is an error event naming it, with its output; the net helper goes too', async () => {
+    const m = startMonitor({
+      name: 'porthelperfail',
+      proc: { args: ['sleep', '1000'] },
+      startPipe: false,
+      flags: ['--net-helper', '/bin/sh', '--net-helper-arg', '-c', '--net-helper-arg', 'echo $$ > {netns}.netpid; echo x >&{ready-fd}; exec sleep 1000',
+        '--netns-path', path.join(base, 'porthelperfail', 'netns'),
+        '--port-helper', '/bin/sh', '--port-helper-arg', '-c', '--port-helper-arg', 'echo cannot publish port 80/tcp >&2; exit 1 # {ready-fd}'],
+    });
+    const e = await m.event('error');
+    expect(e.message).toBe('/bin/sh exited before it was ready: cannot publish port 80/tcp');
+    await m.syncClosed;
+    await waitFor('monitor exit', () => !alive(m.monitorPid()));
+    const netPid = Number(fs.readFileSync(path.join(base, 'porthelperfail', 'netns.netpid'), 'utf8'));
+    expect(alive(netPid)).toBe(false);
+    expect(runc('list', '-q')).not.toContain(m.cid);
+  });
+
+  it('--port-helper without --net-helper is refused', async () => {
+    const m = startMonitor({ name: 'porthelperalone', proc: { args: ['true'] }, startPipe: false, flags: ['--port-helper', '/bin/true'] });
+    expect((await m.event('error')).message).toMatch(/--port-helper and --port-helper-arg need --net-helper/);
+  });
+
   it('--net-helper: the helper dies with a monitor killed with SIGKILL (PR_SET_PDEATHSIG)', async () => {
     const m = startMonitor({
       name: 'nethelperpdeath',

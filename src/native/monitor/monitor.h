@@ -59,6 +59,8 @@ struct monitor_opts {
   const char *exec_process_spec;
   const char *net_helper;         /* slirp4netns / pasta, started after create (nethelper.c) */
   const char **net_helper_args;   /* NULL-terminated; placeholders {pid} {netns} {ready-fd} {ready-file} */
+  const char *port_helper;        /* tspod-portfwd, started beside the net helper (nethelper.c) */
+  const char **port_helper_args;  /* NULL-terminated; the same placeholders */
   const char *netns_path;         /* bind-mount /proc/<pid>/ns/net here for {netns} */
 };
 
@@ -126,6 +128,8 @@ struct monitor {
 
   pid_t net_pid;  /* the network helper, 0 if none or reaped */
   int net_pidfd;  /* pidfd of net_pid, -1 if none */
+  pid_t port_pid; /* the port forwarder, 0 if none or reaped */
+  int port_pidfd; /* pidfd of port_pid, -1 if none */
   bool netns_mounted;
 };
 
