@@ -151,6 +151,7 @@ export async function prepareBundle(engine: Engine, rec: ContainerRecord, net?: 
       ? { uid: engine.ctx.hostUid, gid: engine.ctx.hostGid, subUidSize: uidRanges.reduce((n, r) => n + r.count, 0), subGidSize: gidRanges.reduce((n, r) => n + r.count, 0) }
       : undefined,
     network: net.spec,
+    netnsPath: net.createNetns ? net.helper?.netnsPath : undefined,
     cgroupsAvailable: !engine.ctx.rootless,
     cgroupsMode: cgroupMode(),
     annotations: { ...cfg.annotations, 'io.container.manager': 'tspod' },
@@ -259,8 +260,9 @@ async function startLocked(engine: Engine, id: string, io?: AttachIO): Promise<S
   mkdirSync(sock, { recursive: true, mode: 0o700 });
   mkdirSync(join(engine.ctx.runRoot, 'exits'), { recursive: true, mode: 0o700 });
   const ex = exitCommand(engine, rec);
-  // With a network helper, the network must be up (and ports published) between create and start.
-  const oneStep = !net.helper;
+  // With a network helper, the network must be up (and ports published) before the start: the
+  // monitor does it before the runtime (createNetns), or between create and start.
+  const oneStep = !net.helper || net.createNetns === true;
   const mon = await spawnMonitor({
     monitorPath: helperPath(engine.ctx, 'tspod-monitor'),
     cid: rec.id,
@@ -280,7 +282,7 @@ async function startLocked(engine: Engine, id: string, io?: AttachIO): Promise<S
     env: engine.ctx.env,
     // Nothing to set up between create and start (no network helper): one runtime call does both.
     start: oneStep,
-    netHelper: net.helper && { path: net.helper.path, args: net.helper.args, netnsPath: net.helper.netnsPath, portHelper: net.helper.portHelper },
+    netHelper: net.helper && { path: net.helper.path, args: net.helper.args, netnsPath: net.helper.netnsPath, portHelper: net.helper.portHelper, create: net.createNetns },
   });
   trace('start: monitor ready');
   let attached: Awaited<ReturnType<typeof attachStreams>> | undefined;

@@ -119,6 +119,11 @@ export interface NetworkPlan {
   /** With --network container:X, X's /etc files are shared. */
   shareEtcFrom?: string;
   helper?: HelperCommand;
+  /**
+   * The monitor makes the network namespace (at helper.netnsPath, which the spec joins) and starts
+   * the helpers before the runtime: one `runc run` instead of create + start.
+   */
+  createNetns?: boolean;
   ports: PortMapping[];
   /** User-defined networks: wires the container between the runtime's create and start. */
   onNetworkUp?: () => Promise<void>;
@@ -159,7 +164,11 @@ export async function planNetwork(ctx: Pick<EngineContext, 'conf' | 'env' | 'ins
   }
   // Published ports: tspod-portfwd (slirp4netns; pasta forwards them itself).
   const portfwdPath = mode.kind === 'slirp4netns' ? helperPath(ctx, PORTFWD_BIN) : undefined;
-  return { mode, spec: 'private', helper: helperCommand(mode, { sockDir, ports, path, portfwdPath }), ports };
+  const helper = helperCommand(mode, { sockDir, ports, path, portfwdPath });
+  // Nothing left to do between create and start unless ports go through slirp4netns's API; a
+  // container in a user namespace of its own (--userns=keep-id) keeps the runtime's netns.
+  const createNetns = !helper.apiSocket && !rec.config.userns;
+  return { mode, spec: 'private', helper, ports, ...(createNetns && { createNetns }) };
 }
 
 /** Writes the container's /etc files for the plan (or names the shared ones). */

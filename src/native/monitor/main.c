@@ -60,6 +60,10 @@
  *      FIFO is <socket-dir>/port.ready, its output <socket-dir>/port.log); `network` is sent
  *      once both are ready; either failing is the failure above, its message starting with the
  *      path of the helper that failed. It is killed first when the container exits.
+ *   --netns-create (needs --net-helper and --netns-path; allows --start): the monitor makes a new
+ *      network namespace on --netns-path itself, starts the helpers on it and sends `network`
+ *      BEFORE the runtime runs (the bundle's spec must join that path); {pid} is then empty. So
+ *      with --start one `run --detach` creates and starts a container whose network is up.
  *   4. `<runtime> start <cid>` is the CLI's job, as with conmon: the monitor never calls it. Attach
  *      first, then start: a client connected before start loses no output. For --exec the process
  *      runs at once, so an attaching CLI passes --exec-attach and connects before writing the start
@@ -279,8 +283,14 @@ int main(int argc, char **argv)
     die(m, &err);
   }
 
-  if (wait_start_pipe(m, &err) < 0 || runtime_create(m, &err) < 0) die(m, &err);
-  if (opts.net_helper != NULL) {
+  if (wait_start_pipe(m, &err) < 0) die(m, &err);
+  if (opts.netns_create) {
+    /* The network first, then the container in it: one runtime call can create and start. */
+    if (netns_create(m, &err) < 0 || net_helper_start(m, &err) < 0) die(m, &err);
+    sync_send_pid(m, "network", m->net_pid);
+  }
+  if (runtime_create(m, &err) < 0) die(m, &err);
+  if (opts.net_helper != NULL && !opts.netns_create) {
     if (net_helper_start(m, &err) < 0) {
       runtime_delete(m);
       die(m, &err);

@@ -59,6 +59,7 @@ struct monitor_opts {
   const char *exec_process_spec;
   const char *net_helper;         /* slirp4netns / pasta, started after create (nethelper.c) */
   const char **net_helper_args;   /* NULL-terminated; placeholders {pid} {netns} {ready-fd} {ready-file} */
+  bool netns_create;              /* --netns-create: make the netns at --netns-path before the runtime */
   const char *port_helper;        /* tspod-portfwd, started beside the net helper (nethelper.c) */
   const char **port_helper_args;  /* NULL-terminated; the same placeholders */
   const char *netns_path;         /* bind-mount /proc/<pid>/ns/net here for {netns} */
@@ -185,6 +186,7 @@ void stdin_flush(struct monitor *m);
 
 /* nethelper.c */
 int net_helper_start(struct monitor *m, tspod_error_t *err);
+int netns_create(struct monitor *m, tspod_error_t *err);
 void net_helper_stop(struct monitor *m);
 
 /* exit.c */

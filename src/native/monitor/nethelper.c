@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -77,6 +78,43 @@ static int bind_netns(struct monitor *m, tspod_error_t *err)
     int saved = errno;
     unlink(path);
     return tspod_make_error(err, saved, "bind-mount the container's network namespace on `%s`", path);
+  }
+  m->netns_mounted = true;
+  return 0;
+}
+
+/* --netns-create: a new network namespace, bind-mounted onto --netns-path, for the runtime to
+ * join (the spec names that path) and the helpers to set up before the container exists. A
+ * child unshares it (the monitor keeps its own) and mounts it; the mount is in our mount
+ * namespace, which the child shares. */
+int netns_create(struct monitor *m, tspod_error_t *err)
+{
+  const char *path = m->opts->netns_path;
+  int fd, status;
+  pid_t pid;
+
+  umount2(path, MNT_DETACH);
+  unlink(path);
+  fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return tspod_make_error(err, errno, "create `%s`", path);
+  close(fd);
+  pid = fork();
+  if (pid < 0) {
+    int saved = errno;
+    unlink(path);
+    return tspod_make_error(err, saved, "fork");
+  }
+  if (pid == 0) {
+    if (unshare(CLONE_NEWNET) < 0) _exit(1);
+    if (mount("/proc/self/ns/net", path, NULL, MS_BIND, NULL) < 0) _exit(2);
+    _exit(0);
+  }
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return tspod_make_error(err, errno, "waitpid");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    unlink(path);
+    return tspod_make_error(err, 0, "%s a network namespace on `%s`",
+                            WIFEXITED(status) && WEXITSTATUS(status) == 2 ? "bind-mount" : "create", path);
   }
   m->netns_mounted = true;
   return 0;
@@ -276,7 +314,7 @@ int net_helper_start(struct monitor *m, tspod_error_t *err)
   int ret = -1;
 
   if (o->net_helper == NULL) return 0;
-  if (o->netns_path != NULL && bind_netns(m, err) < 0) return -1;
+  if (o->netns_path != NULL && !o->netns_create && bind_netns(m, err) < 0) return -1;
 
   if (spawn_helper(m, &net, err) < 0) goto out;
   m->net_pid = net.pid;

@@ -32,6 +32,7 @@ enum {
   OPT_NETNS_PATH,
   OPT_PORT_HELPER,
   OPT_PORT_HELPER_ARG,
+  OPT_NETNS_CREATE,
 };
 
 static const struct option long_options[] = {
@@ -60,6 +61,7 @@ static const struct option long_options[] = {
   {"netns-path", required_argument, NULL, OPT_NETNS_PATH},
   {"port-helper", required_argument, NULL, OPT_PORT_HELPER},
   {"port-helper-arg", required_argument, NULL, OPT_PORT_HELPER_ARG},
+  {"netns-create", no_argument, NULL, OPT_NETNS_CREATE},
   {NULL, 0, NULL, 0},
 };
 
@@ -135,6 +137,7 @@ int parse_options(int argc, char **argv, struct monitor_opts *o, tspod_error_t *
     case OPT_NETNS_PATH: o->netns_path = optarg; break;
     case OPT_PORT_HELPER: o->port_helper = optarg; break;
     case OPT_PORT_HELPER_ARG: o->port_helper_args[n_pargs++] = optarg; break;
+    case OPT_NETNS_CREATE: o->netns_create = true; break;
     case '?':
     default:
       if (optopt != 0) return tspod_make_error(err, 0, "option requires an argument or is unknown: %s", argv[optind - 1]);
@@ -157,8 +160,10 @@ int parse_options(int argc, char **argv, struct monitor_opts *o, tspod_error_t *
     return tspod_make_error(err, 0, "--log-driver passthrough cannot be used with --terminal");
   if (o->exec && o->exec_process_spec == NULL) return tspod_make_error(err, 0, "--exec needs --exec-process-spec");
   if (o->exec && o->start) return tspod_make_error(err, 0, "--start cannot be used with --exec");
-  if (o->net_helper != NULL && (o->exec || o->start))
-    return tspod_make_error(err, 0, "--net-helper cannot be used with --exec or --start");
+  if (o->net_helper != NULL && (o->exec || (o->start && !o->netns_create)))
+    return tspod_make_error(err, 0, "--net-helper cannot be used with --exec, or --start without --netns-create");
+  if (o->netns_create && (o->net_helper == NULL || o->netns_path == NULL))
+    return tspod_make_error(err, 0, "--netns-create needs --net-helper and --netns-path");
   if ((o->net_helper_args[0] != NULL || o->netns_path != NULL) && o->net_helper == NULL)
     return tspod_make_error(err, 0, "--net-helper-arg and --netns-path need --net-helper");
   if ((o->port_helper != NULL || o->port_helper_args[0] != NULL) && o->net_helper == NULL)
