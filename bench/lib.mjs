@@ -311,9 +311,14 @@ export function storeArgs(engine, dir) {
   return engine === 'podman' ? ['--storage-driver', 'overlay', ...g] : g;
 }
 
+/** The program run for `engine`: TSPOD_BIN (e.g. an install under another prefix) for tspod. */
+export function engineBin(engine) {
+  return engine === 'tspod' ? TSPOD_BIN : engine;
+}
+
 /** argv of `engine` with a throwaway store under `dir`, then `args`. */
 export function engineCmd(engine, dir, ...args) {
-  return [engine, ...storeArgs(engine, dir), ...args];
+  return [engineBin(engine), ...storeArgs(engine, dir), ...args];
 }
 
 /**
@@ -330,7 +335,7 @@ export async function removeStore(engine, dir, { containers = true, log = () => 
   // podman may still hold root/overlay mounted in its namespace for a moment (its exit commands
   // run after rm -af returned): retry a few times
   for (let attempt = 1; ; attempt++) {
-    const r = await userRun([engine, 'unshare', 'rm', '-rf', dir], { allowFail: true });
+    const r = await userRun([engineBin(engine), 'unshare', 'rm', '-rf', dir], { allowFail: true });
     if (r.code === 0) return;
     if (attempt >= 5) {
       log(`${engine} unshare rm -rf ${dir}: exit ${r.code}: ${r.stderr.trim().slice(-500)}`);

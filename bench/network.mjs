@@ -17,8 +17,9 @@
 //       `--map-gw` only maps the gateway to the host's loopback for connections the host opened first,
 //       so a container connecting to the gateway would leave the host (not allowed on this test host).
 //     podman 4.3.1 has no pasta (4.4+): pasta is tspod only. podman publishes ports through its
-//     rootlessport proxy by default; `slirp4netns:port_handler=slirp4netns` (tspod's way: slirp4netns's
-//     own forwarding) is measured too, for context.
+//     rootlessport proxy by default, tspod through tspod-portfwd (the same shape: host listeners,
+//     connections made in the container's netns); podman's `slirp4netns:port_handler=slirp4netns`
+//     (slirp4netns's own forwarding) is measured too, for context.
 //
 //   node bench/network.mjs [--runs 20] [--warmup 2] [--xfer-runs 5] [--mib 512] [--image alpine:3.15]
 //                          [--source 127.0.0.1:5000/library/alpine:3.15] [--no-podman] [--no-pasta]
@@ -39,8 +40,9 @@ const USAGE = 'usage: node bench/network.mjs [--runs N] [--warmup N] [--xfer-run
 const CPORT = 5001;
 const SLIRP_LOOPBACK = 'slirp4netns:allow_host_loopback=true';
 // podman's published ports go through its rootlessport proxy by default (a Go process on the host
-// plus a child in the container's netns: the data does not cross slirp4netns); this podman case
-// forwards them through slirp4netns itself, as tspod does (context, not the target)
+// plus a child in the container's netns: the data does not cross slirp4netns), tspod's through
+// tspod-portfwd (same shape, in C with splice); this podman case forwards them through slirp4netns
+// itself (context, not the target)
 const PODMAN_SLIRP_FWD = 'slirp4netns:port_handler=slirp4netns';
 
 let opts;

@@ -18,6 +18,7 @@ import { readRegularFileNoFollow } from '../util/safe-read.js';
 import { applyOverlayVolumes, chownVolumes, releaseOverlayVolumes } from '../storage/volume-options.js';
 import { trace } from '../util/trace.js';
 import { mountContainerRootfs, userMountCount } from './fs.js';
+import { portHelperError } from '../network/portfwd.js';
 import { etcFilesFor, planNetwork, publishPorts, releaseContainerNetwork, type NetworkPlan } from './network.js';
 import type { Engine } from './index.js';
 import type { ImageConfigDoc } from './images.js';
@@ -153,6 +154,7 @@ export async function prepareBundle(engine: Engine, rec: ContainerRecord, net?: 
       ? { uid: engine.ctx.hostUid, gid: engine.ctx.hostGid, subUidSize: uidRanges.reduce((n, r) => n + r.count, 0), subGidSize: gidRanges.reduce((n, r) => n + r.count, 0) }
       : undefined,
     network: net.spec,
+    netnsPath: net.createNetns ? net.helper?.netnsPath : undefined,
     cgroupsAvailable: !engine.ctx.rootless,
     cgroupsMode: cgroupMode(),
     annotations: { ...cfg.annotations, 'io.container.manager': 'tspod' },
@@ -261,8 +263,9 @@ async function startLocked(engine: Engine, id: string, io?: AttachIO): Promise<S
   mkdirSync(sock, { recursive: true, mode: 0o700 });
   mkdirSync(join(engine.ctx.runRoot, 'exits'), { recursive: true, mode: 0o700 });
   const ex = exitCommand(engine, rec);
-  // With a network helper, the network must be up (and ports published) between create and start.
-  const oneStep = !net.helper;
+  // With a network helper, the network must be up (and ports published) before the start: the
+  // monitor does it before the runtime (createNetns), or between create and start.
+  const oneStep = !net.helper || net.createNetns === true;
   const mon = await spawnMonitor({
     monitorPath: helperPath(engine.ctx, 'tspod-monitor'),
     cid: rec.id,
@@ -282,7 +285,7 @@ async function startLocked(engine: Engine, id: string, io?: AttachIO): Promise<S
     env: engine.ctx.env,
     // Nothing to set up between create and start (no network helper): one runtime call does both.
     start: oneStep,
-    netHelper: net.helper && { path: net.helper.path, args: net.helper.args, netnsPath: net.helper.netnsPath },
+    netHelper: net.helper && { path: net.helper.path, args: net.helper.args, netnsPath: net.helper.netnsPath, portHelper: net.helper.portHelper, create: net.createNetns },
   });
   trace('start: monitor ready');
   let attached: Awaited<ReturnType<typeof attachStreams>> | undefined;
@@ -298,6 +301,8 @@ async function startLocked(engine: Engine, id: string, io?: AttachIO): Promise<S
     trace(`start: event ${ev?.event}`);
     if (!ev || ev.event === 'error' || ev.event === 'exited') {
       const msg = ev && ev.event === 'error' ? ev.message : 'the container monitor exited before the container was created';
+      const portErr = net.helper?.portHelper && ev?.event === 'error' ? portHelperError(net.helper.portHelper.path, ev.message) : undefined;
+      if (portErr) throw portErr;
       throw net.helper && ev?.event === 'error' && ev.message.startsWith(net.helper.path) ? new TspodError('network', `setting up the network: ${msg}`) : classifyStartError(msg);
     }
     await publishPorts(net);

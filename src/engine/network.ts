@@ -8,7 +8,9 @@ import { helperCommand, releaseNetwork, slirpAddPorts, type HelperCommand } from
 import { canPublish, hasHelper, parseNetwork, type NetworkMode } from '../network/mode.js';
 import { assignHostPorts, checkHostPorts, parseExpose, parsePublish, type PortMapping } from '../network/ports.js';
 import { parseAddHost } from '../network/etc.js';
+import { PORTFWD_BIN } from '../network/portfwd.js';
 import { findExecutable } from '../runtime/probe.js';
+import { helperPath } from './context.js';
 import type { ContainerConfig, ContainerRecord, ContainerStore } from '../storage/containers.js';
 import { findContainer, monitorAlive, noSuchContainer } from './containers.js';
 import { isUserNetworkMode, planUserNetworks, userNetworkMode } from './networks.js';
@@ -117,6 +119,11 @@ export interface NetworkPlan {
   /** With --network container:X, X's /etc files are shared. */
   shareEtcFrom?: string;
   helper?: HelperCommand;
+  /**
+   * The monitor makes the network namespace (at helper.netnsPath, which the spec joins) and starts
+   * the helpers before the runtime: one `runc run` instead of create + start.
+   */
+  createNetns?: boolean;
   ports: PortMapping[];
   /** User-defined networks: wires the container between the runtime's create and start. */
   onNetworkUp?: () => Promise<void>;
@@ -126,8 +133,8 @@ export interface NetworkPlan {
  * Start, before anything is mounted or spawned: the mode, the namespace to join, and a check that
  * every host port can be bound (so a taken port fails with a clear error and leaves nothing behind).
  */
-export async function planNetwork(ctx: Pick<EngineContext, 'conf' | 'env'>, cs: ContainerStore, rec: ContainerRecord, sockDir: string): Promise<NetworkPlan> {
-  if (isUserNetworkMode(rec.config.network)) return planUserNetworks(cs.store, cs, rec, sockDir);
+export async function planNetwork(ctx: Pick<EngineContext, 'conf' | 'env' | 'installRoot'>, cs: ContainerStore, rec: ContainerRecord, sockDir: string): Promise<NetworkPlan> {
+  if (isUserNetworkMode(rec.config.network)) return planUserNetworks(cs.store, cs, rec, sockDir, helperPath(ctx, PORTFWD_BIN));
   const mode = parseNetwork(rec.config.network, defaultNetworkCmd(ctx));
   const ports = rec.config.portMappings ?? [];
   switch (mode.kind) {
@@ -155,7 +162,13 @@ export async function planNetwork(ctx: Pick<EngineContext, 'conf' | 'env'>, cs: 
       hint: `Install it (Debian: apt-get install ${name === 'pasta' ? 'passt' : name}), or use --network none`,
     });
   }
-  return { mode, spec: 'private', helper: helperCommand(mode, { sockDir, ports, path }), ports };
+  // Published ports: tspod-portfwd (slirp4netns; pasta forwards them itself).
+  const portfwdPath = mode.kind === 'slirp4netns' ? helperPath(ctx, PORTFWD_BIN) : undefined;
+  const helper = helperCommand(mode, { sockDir, ports, path, portfwdPath });
+  // Nothing left to do between create and start unless ports go through slirp4netns's API; a
+  // container in a user namespace of its own (--userns=keep-id) keeps the runtime's netns.
+  const createNetns = !helper.apiSocket && !rec.config.userns;
+  return { mode, spec: 'private', helper, ports, ...(createNetns && { createNetns }) };
 }
 
 /** Writes the container's /etc files for the plan (or names the shared ones). */
@@ -176,7 +189,7 @@ export function etcFilesFor(plan: NetworkPlan, cs: ContainerStore, rec: Containe
   return { hosts: join(plan.shareEtcFrom, 'hosts'), resolvConf: join(plan.shareEtcFrom, 'resolv.conf'), hostname: own.hostname };
 }
 
-/** After the helper is up and before the container starts: ports that go through slirp4netns's API. */
+/** After the helper is up and before the container starts: ports that go through slirp4netns's API (port_handler=slirp4netns). */
 export async function publishPorts(plan: NetworkPlan): Promise<void> {
   if (plan.onNetworkUp) await plan.onNetworkUp();
   if (plan.mode.kind === 'slirp4netns' && plan.helper?.apiSocket && plan.ports.length) {

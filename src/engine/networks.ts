@@ -4,14 +4,15 @@
 // as its network mode; at start it gets a network namespace of its own (spec 'private') and the
 // monitor runs a trivial "helper" (it only reports ready) so that the two-step start path is used:
 // between the runtime's create and start, the CLI wires one veth per network to the network's
-// bridge, rewrites /etc/hosts of every running member (in place: the file is bind-mounted) and
-// publishes the container's ports through the shared namespace's slirp4netns.
+// bridge and rewrites /etc/hosts of every running member (in place: the file is bind-mounted).
+// Published ports go through tspod-portfwd, which the monitor starts beside that helper.
 import { randomBytes } from '../util/random.js';
 import { closeSync, constants, existsSync, fstatSync, openSync, readSync, writeSync, ftruncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { TspodError } from '../errors.js';
-import { attachContainer, ensureBridge, ensureSharedNetns, removeBridge, removeSharedNetns, sharedApiSocket, sharedNetnsPath, type Attachment } from '../network/bridge.js';
-import { addSharedHostfwds, releaseHostfwds } from '../network/helper.js';
+import { attachContainer, ensureBridge, ensureSharedNetns, removeBridge, removeSharedNetns, sharedNetnsPath, type Attachment } from '../network/bridge.js';
+import { releaseHostfwds, type HelperCommand } from '../network/helper.js';
+import { portHelper } from '../network/portfwd.js';
 import { checkHostPorts } from '../network/ports.js';
 import { findExecutable } from '../runtime/probe.js';
 import { readJson, writeFileAtomic } from '../storage/atomic.js';
@@ -423,11 +424,11 @@ function updateHosts(store: Store, cs: ContainerStore, self: string, names: stri
 }
 
 /** planNetwork for a container on user-defined networks. */
-export async function planUserNetworks(store: Store, cs: ContainerStore, rec: ContainerRecord, sockDir: string): Promise<NetworkPlan> {
+export async function planUserNetworks(store: Store, cs: ContainerStore, rec: ContainerRecord, sockDir: string, portfwdPath: string): Promise<NetworkPlan> {
   const spec = parseUserMode(rec.config.network);
   const ports = rec.config.portMappings ?? [];
   if (ports.length) {
-    // A previous run's rules (its cleanup never ran) hold its host ports: they go first.
+    // Rules an older tspod added on the shared slirp4netns (its cleanup never ran) hold their host ports.
     await releaseHostfwds(sockDir);
     const items = listNetworks(store);
     if (!spec.networks.some((name) => items.find((n) => n.name === name)?.internal === false)) {
@@ -456,24 +457,20 @@ export async function planUserNetworks(store: Store, cs: ContainerStore, rec: Co
     defaultRoute: i === firstRouted,
   }));
   const routed = allocs[firstRouted];
-  const apiSocket = sharedApiSocket(store.runRoot);
-  if (ports.length && (!routed || !existsSync(apiSocket))) {
-    throw new TspodError('network', 'cannot publish ports: the user networks\' slirp4netns has no API socket (it was started by an older tspod, or could not start)', {
-      hint: 'Stop every container on user-defined networks and remove the networks (tspod network prune) so that it starts again',
-    });
-  }
+  const helper: HelperCommand = { path: '/bin/sh', args: ['-c', 'printf x >&3', 'tspod-user-network', '{netns}', '{ready-fd}'], netnsPath };
+  // Published ports: tspod-portfwd, started by the monitor beside that helper, connects from the
+  // shared namespace to the container's address on its first non-internal network (routed there
+  // through the bridge). It dies with the container (or its monitor), which frees the host ports.
+  if (ports.length && routed) helper.portHelper = portHelper(portfwdPath, { netns: shared ?? sharedNetnsPath(store.runRoot), target: routed.ip, ports });
   return {
     mode: { kind: 'none' },
     spec: 'private',
     ports,
     // The monitor's two-step path needs a helper: this one only says "ready" (fd 3) and exits.
-    helper: { path: '/bin/sh', args: ['-c', 'printf x >&3', 'tspod-user-network', '{netns}', '{ready-fd}'], netnsPath },
+    helper,
     onNetworkUp: async () => {
       await attachContainer(shared ?? sharedNetnsPath(store.runRoot), netnsPath, atts);
       updateHosts(store, cs, rec.id, spec.networks);
-      // Published ports: the shared namespace routes to the container's address on its first
-      // non-internal network. Removed by releaseContainerNetwork (cleanup, rm, a failed start).
-      if (ports.length && routed) await addSharedHostfwds(sockDir, apiSocket, routed.ip, ports);
     },
   };
 }

@@ -9,6 +9,7 @@ import { TspodError } from '../errors.js';
 import { isMounted } from '../storage/mount.js';
 import { slirpAddresses, type NetworkMode } from './mode.js';
 import { expandPorts, type PortMapping } from './ports.js';
+import { portHelper, type PortHelper } from './portfwd.js';
 
 /** Files of a container's network in its socket directory (<runroot>/s/<id prefix>). */
 export const NETNS_FILE = 'netns';
@@ -19,17 +20,21 @@ export interface HelperCommand {
   /** With the monitor's placeholders {netns}, {ready-fd}, {ready-file}. */
   args: string[];
   netnsPath: string;
-  /** slirp4netns's API socket, when ports are to be added through it. */
+  /** slirp4netns's API socket, when ports are to be added through it (port_handler=slirp4netns). */
   apiSocket?: string;
+  /** tspod-portfwd for the published ports, started by the monitor beside the helper. */
+  portHelper?: PortHelper;
 }
 
 /**
  * The helper's command line. slirp4netns: podman's flags (sandbox, seccomp, MTU 65520, IPv6,
- * host loopback off unless allow_host_loopback=true); ports are added later over its API socket.
+ * host loopback off unless allow_host_loopback=true); published ports go through tspod-portfwd
+ * (`portfwdPath`), connecting to the container's address inside its namespace, or with
+ * port_handler=slirp4netns are added later over slirp4netns's API socket.
  * pasta: --config-net, no automatic forwarding in either direction, the gateway not mapped to the
  * host unless the user passes --map-gw (podman 4.4's defaults); ports as -t/-u.
  */
-export function helperCommand(mode: Extract<NetworkMode, { kind: 'slirp4netns' | 'pasta' }>, o: { sockDir: string; ports: PortMapping[]; path: string }): HelperCommand {
+export function helperCommand(mode: Extract<NetworkMode, { kind: 'slirp4netns' | 'pasta' }>, o: { sockDir: string; ports: PortMapping[]; path: string; portfwdPath?: string }): HelperCommand {
   const netnsPath = join(o.sockDir, NETNS_FILE);
   if (mode.kind === 'slirp4netns') {
     const s = mode.options;
@@ -41,12 +46,15 @@ export function helperCommand(mode: Extract<NetworkMode, { kind: 'slirp4netns' |
     if (s.outboundAddr6) args.push(`--outbound-addr6=${s.outboundAddr6}`);
     args.push('--enable-sandbox', '--enable-seccomp', '--ready-fd={ready-fd}');
     let apiSocket: string | undefined;
-    if (o.ports.length) {
+    let ph: PortHelper | undefined;
+    if (o.ports.length && (s.portHandler === 'slirp4netns' || !o.portfwdPath)) {
       apiSocket = join(o.sockDir, SLIRP_API_SOCKET);
       args.push(`--api-socket=${apiSocket}`);
+    } else if (o.ports.length && o.portfwdPath) {
+      ph = portHelper(o.portfwdPath, { netns: '{netns}', target: slirpAddresses(s.cidr).guest, ports: o.ports });
     }
     args.push('--netns-type=path', '{netns}', 'tap0');
-    return { path: o.path, args, netnsPath, apiSocket };
+    return { path: o.path, args, netnsPath, ...(apiSocket && { apiSocket }), ...(ph && { portHelper: ph }) };
   }
   const user = [...mode.args];
   const mapGw = user.includes('--map-gw');

@@ -17,6 +17,8 @@ export interface SlirpOptions {
   enableIpv6: boolean;
   outboundAddr?: string;
   outboundAddr6?: string;
+  /** port_handler=slirp4netns: published ports through slirp4netns's own API (default: tspod-portfwd, podman's rootlesskit). */
+  portHandler?: 'slirp4netns';
 }
 
 export type NetworkMode =
@@ -69,9 +71,9 @@ function parseSlirp(opts: string): SlirpOptions {
         o.outboundAddr6 = v;
         break;
       case 'port_handler':
-        if (v !== 'slirp4netns') {
-          throw new TspodError('unsupported', `slirp4netns port_handler "${v}" is not supported`, { hint: 'tspod publishes ports through slirp4netns itself (port_handler=slirp4netns)' });
-        }
+        if (v === 'slirp4netns') o.portHandler = 'slirp4netns';
+        else if (v === 'rootlesskit') delete o.portHandler;
+        else throw new TspodError('invalid-argument', `invalid slirp4netns port_handler "${v}"`, { hint: 'Use rootlesskit (the default: tspod-portfwd) or slirp4netns' });
         break;
       default:
         throw new TspodError('invalid-argument', `unknown slirp4netns option "${k}"`, {

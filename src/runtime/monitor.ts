@@ -42,7 +42,8 @@ export interface MonitorOptions {
   /** Create and start in one runtime call (`run --detach`); the event is then `started`. */
   start?: boolean;
   /** The network helper the monitor starts after create (placeholders: see nethelper.c); a `network` event then precedes `created`. */
-  netHelper?: { path: string; args: string[]; netnsPath?: string };
+  /** create: the monitor makes the netns at netnsPath and starts the helpers before the runtime (--netns-create). */
+  netHelper?: { path: string; args: string[]; netnsPath?: string; portHelper?: { path: string; args: string[] }; create?: boolean };
 }
 
 export type MonitorEvent = { event: 'created' | 'started' | 'network'; pid: number } | { event: 'error'; message: string } | { event: 'exited'; exitCode: number };
@@ -137,6 +138,11 @@ export async function spawnMonitor(o: MonitorOptions): Promise<StartedMonitor> {
     args.push('--net-helper', o.netHelper.path);
     for (const a of o.netHelper.args) args.push('--net-helper-arg', a);
     if (o.netHelper.netnsPath) args.push('--netns-path', o.netHelper.netnsPath);
+    if (o.netHelper.create) args.push('--netns-create');
+    if (o.netHelper.portHelper) {
+      args.push('--port-helper', o.netHelper.portHelper.path);
+      for (const a of o.netHelper.portHelper.args) args.push('--port-helper-arg', a);
+    }
   }
   if (o.exitCommand) {
     args.push('--exit-command', o.exitCommand);

@@ -1,7 +1,9 @@
 // Networks: slirp4netns (the rootless default) and pasta, none, host, container:NAME; /etc/hosts,
 // resolv.conf and hostname; published ports (tcp, udp, ranges, random host ports, -P), the PORTS
-// column, `port` and inspect; a taken host port; ports released at stop and back at restart; no
-// network helper left behind after rm -f, kill -9 of the container, of its monitor, or a failed start.
+// column, `port` and inspect; a taken host port; ports released at stop and back at restart; the
+// port forwarder (tspod-portfwd; podman's rootlessport): many connections at once, half-close,
+// large transfers both ways, a refused connection; no network helper or forwarder left behind
+// after rm -f, kill -9 of the container, of its monitor, or a failed start.
 //
 // Requirements: rootless test user, the fixture registry on 127.0.0.1:5000, slirp4netns and pasta,
 // /dev/net/tun usable by the user, cc (the UDP echo server is a static C program: busybox has no
@@ -10,7 +12,8 @@
 import { execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer, type Server as NetServer } from 'node:net';
+import { createHash, randomBytes } from 'node:crypto';
+import { connect, createServer, type Server as NetServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { IS_PODMAN, TEST_USER, asUser, cleanStore, fails, ok, storeFor, tspod } from './helpers.js';
 
@@ -19,6 +22,7 @@ const A = 'alpine:3.15';
 const HOME = execFileSync('getent', ['passwd', TEST_USER], { encoding: 'utf8' }).split(':')[5]!;
 const WORK = `${HOME}/e2e/200-network.work`;
 const UDP_ECHO = `${WORK}/udp-echo`;
+const TCP_COUNT = `${WORK}/tcp-count`;
 
 /** A web server in the container: busybox httpd serving /tmp/index.html = `text`. */
 function web(text: string, port = 80): string[] {
@@ -83,9 +87,9 @@ async function canBind(port: number): Promise<boolean> {
   return ok;
 }
 
-/** Network helpers (slirp4netns / pasta) whose command line names `key` (a netns path, a store). */
+/** Network helpers (slirp4netns / pasta, and tspod-portfwd) whose command line names `key` (a netns path, a store). */
 async function helpersFor(key: string): Promise<string[]> {
-  const r = await asUser('pgrep', ['-u', TEST_USER, '-a', '-f', `(slirp4netns|pasta|passt).*${key.replace(/[.]/g, '\\.')}`]);
+  const r = await asUser('pgrep', ['-u', TEST_USER, '-a', '-f', `(slirp4netns|pasta|passt|tspod-portfwd).*${key.replace(/[.]/g, '\\.')}`]);
   return r.stdout.split('\n').filter((l) => l && !/tspod-monitor|pgrep/.test(l));
 }
 
@@ -120,6 +124,7 @@ beforeAll(async () => {
   expect((await asUser('rm', ['-rf', WORK])).code).toBe(0);
   expect((await asUser('mkdir', ['-p', WORK])).code).toBe(0);
   execFileSync('cc', ['-O2', '-static', '-o', UDP_ECHO, new URL('../fixtures/udp-echo.c', import.meta.url).pathname]);
+  execFileSync('cc', ['-O2', '-static', '-o', TCP_COUNT, new URL('../fixtures/tcp-count.c', import.meta.url).pathname]);
   const r = await ok(['pull', '-q', A], { store });
   expect(r.stderr).toBe('');
   hostServer = createHttpServer((_req, res) => res.end('from-the-host\n'));
@@ -223,13 +228,15 @@ describe('published ports', () => {
     expect(await get(`http://127.0.0.1:${m![1]}/index.html`)).toBe('exposed\n');
   });
 
-  it('udp: a datagram to the published port is answered by the container', async () => {
+  it('udp: a datagram to the published port is answered by the container (default slirp4netns options)', async () => {
     const hp = await freePort();
-    // slirp4netns drops a container's UDP replies to host-loopback clients unless host loopback is
-    // allowed (rootless-containers/slirp4netns, podman#4586); podman goes around it with rootlessport.
-    await ok(['run', '-d', '--name', 'p-udp', '--network', 'slirp4netns:allow_host_loopback=true', '-v', `${UDP_ECHO}:/udp-echo:ro`, '-p', `${hp}:7/udp`, A, '/udp-echo', '7'], { store });
+    // Through the forwarder, not slirp4netns: no allow_host_loopback needed (podman#4586).
+    await ok(['run', '-d', '--name', 'p-udp', '-v', `${UDP_ECHO}:/udp-echo:ro`, '-p', `${hp}:7/udp`, A, '/udp-echo', '7'], { store });
     expect((await ok(['port', 'p-udp'], { store })).stdout).toBe(`7/udp -> 0.0.0.0:${hp}\n`);
     expect(await udpEcho(hp, 'ping')).toBe('echo:ping');
+    // Two clients at once: each answer goes to its own client.
+    const [a, b] = await Promise.all([udpEcho(hp, 'one'), udpEcho(hp, 'two')]);
+    expect([a, b]).toEqual(['echo:one', 'echo:two']);
   });
 
   it('a host port in use: the start fails before anything runs, the container stays Created', async () => {
@@ -270,12 +277,104 @@ describe('published ports', () => {
   });
 });
 
+/** Connects to 127.0.0.1:port, sends `data`, half-closes, and collects the answer until EOF. */
+function exchange(port: number, data: Buffer, timeoutMs = 60_000): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    s.setTimeout(timeoutMs, () => s.destroy(new Error(`timeout on 127.0.0.1:${port}`)));
+    s.on('connect', () => s.end(data));
+    s.on('data', (d: Buffer) => chunks.push(d));
+    s.on('error', reject);
+    s.on('end', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+/** Reads 127.0.0.1:port to EOF. */
+const readAll = (port: number): Promise<Buffer> => exchange(port, Buffer.alloc(0));
+
+/** Retries fn while the container's server comes up (a refused or reset connection). */
+async function retry<T>(fn: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+describe('the port forwarder', () => {
+  it('half-close: the container sees EOF, and its answer still comes back', async () => {
+    const hp = await freePort();
+    // busybox nc -ll -e: one `wc -c` per connection; it answers only after EOF on its input.
+    await ok(['run', '-d', '--name', 'f-half', '-p', `127.0.0.1:${hp}:80`, A, 'nc', '-ll', '-p', '80', '-e', 'wc', '-c'], { store });
+    const out = await retry(async () => {
+      const r = (await exchange(hp, Buffer.from('hello, world\n'))).toString();
+      if (!r) throw new Error('empty answer');
+      return r;
+    });
+    expect(out.trim()).toBe('13');
+  });
+
+  it('64 MiB each way, checksummed', async () => {
+    const hp = await freePort();
+    const hp2 = await freePort();
+    await ok(['run', '-d', '--name', 'f-big', '-p', `127.0.0.1:${hp}:80`, '-p', `127.0.0.1:${hp2}:81`, A, 'sh', '-c',
+      'head -c 67108864 /dev/urandom > /tmp/big; sha256sum /tmp/big > /tmp/big.sum; nc -ll -p 81 -e cat /tmp/big & exec nc -ll -p 80 -e sha256sum'], { store });
+    const data = randomBytes(64 * 1024 * 1024);
+    const up = await retry(async () => {
+      const r = (await exchange(hp, data)).toString();
+      if (!r) throw new Error('empty answer');
+      return r;
+    });
+    expect(up.split(/\s+/)[0]).toBe(sha256(data));
+    const sum = await retry(async () => {
+      const r = (await ok(['exec', 'f-big', 'cat', '/tmp/big.sum'], { store })).stdout;
+      if (!r) throw new Error('not yet');
+      return r.split(/\s+/)[0];
+    });
+    const down = await retry(() => readAll(hp2));
+    expect(down.length).toBe(64 * 1024 * 1024);
+    expect(sha256(down)).toBe(sum);
+  }, 120_000);
+
+  it('200 connections at once', async () => {
+    const hp = await freePort();
+    // (busybox's servers listen with a backlog of 1: the kernel would reset most of them)
+    await ok(['run', '-d', '--name', 'f-many', '-v', `${TCP_COUNT}:/tcp-count:ro`, '-p', `127.0.0.1:${hp}:80`, A, '/tcp-count', '80'], { store });
+    await retry(() => exchange(hp, Buffer.from('x')).then((b) => (b.length ? b : Promise.reject(new Error('empty')))));
+    const sizes = Array.from({ length: 200 }, (_, i) => 1000 + i * 997);
+    const answers = await Promise.all(sizes.map((n) => exchange(hp, Buffer.alloc(n, 'a'))));
+    expect(answers.map((b) => Number(b.toString().trim()))).toEqual(sizes);
+  }, 60_000);
+
+  it('nothing listening in the container: the client is turned away, and the port works once something listens', async () => {
+    const hp = await freePort();
+    await ok(['run', '-d', '--name', 'f-late', '-p', `127.0.0.1:${hp}:80`, A, 'sh', '-c', 'sleep 2; exec nc -ll -p 80 -e wc -c'], { store });
+    // Refused inside: a reset (the forwarder's) or an empty answer, never an answer or a hang.
+    const first = await exchange(hp, Buffer.from('early'), 5000).catch((e: NodeJS.ErrnoException) => e.code ?? e.message);
+    expect(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', '']).toContain(Buffer.isBuffer(first) ? first.toString() : first);
+    const out = await retry(async () => {
+      const r = (await exchange(hp, Buffer.from('late'))).toString();
+      if (!r) throw new Error('empty answer');
+      return r;
+    });
+    expect(out.trim()).toBe('4');
+  });
+});
+
 describe('no network helper is left behind', () => {
   it('after rm -f of a running container', async () => {
     await ok(['run', '-d', '--name', 'h-rm', '-p', `${await freePort()}:80`, A, 'sleep', '1000'], { store });
     const key = await inspect('h-rm', '{{.NetworkSettings.SandboxKey}}');
     expect(key).not.toBe('');
-    expect(await helpersFor(key)).toHaveLength(1);
+    // slirp4netns and tspod-portfwd (podman's rootlessport does not name the namespace)
+    expect(await helpersFor(key)).toHaveLength(IS_PODMAN ? 1 : 2);
     await ok(['rm', '-f', '-t', '0', 'h-rm'], { store });
     await expectNoHelpers(key);
   });
@@ -292,21 +391,26 @@ describe('no network helper is left behind', () => {
   });
 
   // tspod only: podman's slirp4netns is not tied to conmon
-  it.skipIf(IS_PODMAN)('after kill -9 of the monitor: the helper dies with it; rm -f cleans up the rest', async () => {
-    await ok(['run', '-d', '--name', 'h-mon', '-p', `${await freePort()}:80`, A, 'sleep', '1000'], { store });
+  it.skipIf(IS_PODMAN)('after kill -9 of the monitor: the helper and the forwarder die with it; rm -f cleans up the rest', async () => {
+    const hp = await freePort();
+    await ok(['run', '-d', '--name', 'h-mon', '-p', `${hp}:80`, '-p', `${hp}:80/udp`, A, 'sleep', '1000'], { store });
     const key = await inspect('h-mon', '{{.NetworkSettings.SandboxKey}}');
+    expect(await helpersFor(key)).toHaveLength(2);
     process.kill(Number(await inspect('h-mon', '{{.State.ConmonPid}}')), 'SIGKILL');
     await expectNoHelpers(key);
+    expect(await canBind(hp)).toBe(true);
     await ok(['rm', '-f', '-t', '0', 'h-mon'], { store });
     expect(execFileSync('cat', ['/proc/self/mountinfo'], { encoding: 'utf8' })).not.toContain(store.runroot);
     await expectNoHelpers(store.runroot);
   });
 
   it('after a start that fails (command not found: 127)', async () => {
-    const r = await fails(['run', '--rm', '-p', `${await freePort()}:80`, A, 'no-such-command'], 127, { store });
+    const hp = await freePort();
+    const r = await fails(['run', '--rm', '-p', `${hp}:80`, '-p', `${hp}:53/udp`, A, 'no-such-command'], 127, { store });
     expect(r.stderr).toMatch(/not found/);
     if (!IS_PODMAN) await expectNoHelpers(store.runroot);
     expect((await ok(['ps', '-a', '-q'], { store })).stdout).toBe('');
+    expect(await canBind(hp)).toBe(true);
   });
 });
 

@@ -6,9 +6,11 @@
 // clients speak HTTP with `nc` (same resolver: /etc/hosts). All traffic stays inside the
 // namespaces the test creates.
 
+import { execFileSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IS_PODMAN, cleanStore, fails, ok, storeFor, tspod } from './helpers.js';
+import { IS_PODMAN, TEST_USER, asUser, cleanStore, fails, ok, storeFor, tspod } from './helpers.js';
 
 const store = storeFor('210-user-networks');
 const A = 'alpine:3.15';
@@ -69,14 +71,50 @@ async function get(url: string, timeoutMs = 10_000): Promise<string> {
   throw new Error(`GET ${url}: ${String(last)}`);
 }
 
+/** One UDP round trip to 127.0.0.1:port (retried while the server starts). */
+async function udpEcho(port: number, msg: string, timeoutMs = 8000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  const s = createSocket('udp4');
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      s.on('message', (m) => resolve(m.toString()));
+      s.on('error', reject);
+      const send = (): void => {
+        if (Date.now() > deadline) return reject(new Error(`no UDP answer from 127.0.0.1:${port}`));
+        s.send(msg, port, '127.0.0.1');
+        timer = setTimeout(send, 300);
+      };
+      send();
+    });
+  } finally {
+    clearTimeout(timer);
+    s.close();
+  }
+}
+
+/** tspod-portfwd processes of the test user whose command line names `key`. */
+async function forwarders(key: string): Promise<string[]> {
+  const r = await asUser('pgrep', ['-u', TEST_USER, '-a', '-f', `tspod-portfwd.*${key.replace(/[.]/g, '\\.')}`]);
+  return r.stdout.split('\n').filter((l) => l && !/tspod-monitor|pgrep/.test(l));
+}
+
+const HOME = execFileSync('getent', ['passwd', TEST_USER], { encoding: 'utf8' }).split(':')[5]!;
+const WORK = `${HOME}/e2e/210-user-networks.work`;
+const UDP_ECHO = `${WORK}/udp-echo`;
+
 beforeAll(async () => {
   await cleanStore(store);
+  expect((await asUser('rm', ['-rf', WORK])).code).toBe(0);
+  expect((await asUser('mkdir', ['-p', WORK])).code).toBe(0);
+  execFileSync('cc', ['-O2', '-static', '-o', UDP_ECHO, new URL('../fixtures/udp-echo.c', import.meta.url).pathname]);
   await ok(['pull', '-q', A], { store });
 }, 120_000);
 
 afterAll(async () => {
   await tspod(['rm', '-a', '-f', '-t', '0'], { store });
   await tspod(['network', 'prune', '-f'], { store });
+  await asUser('rm', ['-rf', WORK]);
   await cleanStore(store);
 });
 
@@ -143,7 +181,7 @@ describe.skipIf(IS_PODMAN)('user-defined networks', () => {
     await ok(['network', 'rm', 'tsnet-int'], { store });
   });
 
-  it('-p publishes from a user network through its slirp4netns; stop frees the port, restart brings it back', async () => {
+  it('-p publishes from a user network through tspod-portfwd; stop frees the port, restart brings it back', async () => {
     await ok(['network', 'create', 'tsnet-p'], { store });
     const hp = await freePort();
     await ok(['run', '-d', '--name', 'pweb', '--network', 'tsnet-p', '-p', `${hp}:80`, A, 'sh', '-c', 'echo hello-pub > /tmp/index.html && exec httpd -f -p 80 -h /tmp'], { store });
@@ -157,15 +195,33 @@ describe.skipIf(IS_PODMAN)('user-defined networks', () => {
     expect(busy.stderr).toContain('address already in use');
     await tspod(['rm', '-f', 'pbusy'], { store });
 
-    // The rule goes with the container's cleanup (the monitor's exit command), just after stop returns.
+    // The forwarder dies with the container: the port is free when stop returns.
     await ok(['stop', '-t', '0', 'pweb'], { store });
-    expect(await portFreed(hp)).toBe(true);
+    expect(await canBind(hp)).toBe(true);
     await ok(['start', 'pweb'], { store });
     expect(await get(`http://127.0.0.1:${hp}/index.html`)).toBe('hello-pub\n');
     await ok(['rm', '-f', '-t', '0', 'pweb'], { store });
     expect(await portFreed(hp)).toBe(true);
     await ok(['network', 'rm', 'tsnet-p'], { store });
   }, 120_000);
+
+  it('udp from a user network (no allow_host_loopback anywhere); kill -9 of the monitor takes the forwarder along', async () => {
+    await ok(['network', 'create', 'tsnet-u'], { store });
+    const up = await freePort();
+    await ok(['run', '-d', '--name', 'pudp', '--network', 'tsnet-u', '-v', `${UDP_ECHO}:/udp-echo:ro`, '-p', `${up}:7/udp`, A, '/udp-echo', '7'], { store });
+    expect(await udpEcho(up, 'ping')).toBe('echo:ping');
+    const id = (await ok(['inspect', '--format', '{{.Id}}', 'pudp'], { store })).stdout.trim();
+    const mon = Number((await ok(['inspect', '--format', '{{.State.ConmonPid}}', 'pudp'], { store })).stdout.trim());
+    const key = `${store.runroot}/networks/netns`;
+    expect(await forwarders(key)).toHaveLength(1);
+    process.kill(mon, 'SIGKILL');
+    const deadline = Date.now() + 5000;
+    while ((await forwarders(key)).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(await forwarders(key)).toEqual([]);
+    expect(await portFreed(up)).toBe(true);
+    await ok(['rm', '-f', '-t', '0', id], { store });
+    await ok(['network', 'rm', 'tsnet-u'], { store });
+  }, 60_000);
 
   it('connect / disconnect a stopped container; prune', async () => {
     await ok(['create', '--name', 'idle', '--network', 'none', A, 'true'], { store });

@@ -71,7 +71,7 @@ interface ProcessOpts {
   terminal?: boolean;
 }
 
-function makeBundle(name: string, proc: ProcessOpts): string {
+function makeBundle(name: string, proc: ProcessOpts, netnsPath?: string): string {
   const dir = path.join(base, name, 'bundle');
   fs.mkdirSync(dir, { recursive: true });
   const spec = structuredClone(specTemplate);
@@ -80,6 +80,12 @@ function makeBundle(name: string, proc: ProcessOpts): string {
   spec.root = { path: rootfs, readonly: false };
   const ns: { type: string }[] = spec.linux.namespaces;
   if (!ns.some((n) => n.type === 'cgroup')) ns.push({ type: 'cgroup' });
+  if (netnsPath) {
+    const i = ns.findIndex((n) => n.type === 'network');
+    const entry = { type: 'network', path: netnsPath };
+    if (i >= 0) ns[i] = entry;
+    else ns.push(entry);
+  }
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec));
   return dir;
 }
@@ -121,6 +127,7 @@ interface MonitorOpts {
   flags?: string[];
   startPipe?: boolean;
   exitCommand?: string; // a shell command run by the exit command
+  netnsPath?: string; // the spec joins this network namespace
 }
 
 function startMonitor(o: MonitorOpts): Monitor {
@@ -131,7 +138,7 @@ function startMonitor(o: MonitorOpts): Monitor {
   fs.mkdirSync(exitDir, { recursive: true });
   const cid = o.cid ?? `tspod-mon-${o.name}-${process.pid}`;
   if (!o.cid) cids.push(cid);
-  const bundle = o.bundle ?? makeBundle(o.name, o.proc ?? { args: ['true'] });
+  const bundle = o.bundle ?? makeBundle(o.name, o.proc ?? { args: ['true'] }, o.netnsPath);
   const logPath = path.join(dir, 'ctr.log');
   const pidfile = path.join(dir, 'monitor.pid');
   const args = [
@@ -679,6 +686,79 @@ int main(int argc, char **argv) {
     await waitFor('monitor exit', () => !alive(m.monitorPid()));
     expect(runc('list', '-q')).not.toContain(m.cid);
     expect(fs.existsSync(path.join(base, 'nethelperfail', 'netns'))).toBe(false);
+  });
+
+  it('--port-helper: started beside the net helper, `network` once both are ready; killed first at exit', async () => {
+    const m = startMonitor({
+      name: 'porthelper',
+      proc: { args: ['sleep', '1000'] },
+      startPipe: false,
+      flags: ['--net-helper', '/bin/sh', '--net-helper-arg', '-c', '--net-helper-arg', 'echo x >&{ready-fd}; exec sleep 1000',
+        '--netns-path', path.join(base, 'porthelper', 'netns'),
+        '--port-helper', '/bin/sh', '--port-helper-arg', '-c', '--port-helper-arg', 'test -e {netns} && echo $$ > {netns}.portpid && echo x >&{ready-fd} && exec sleep 1000'],
+    });
+    await m.event('network' as never);
+    const created = await m.event('created');
+    const portPid = Number(fs.readFileSync(path.join(base, 'porthelper', 'netns.portpid'), 'utf8'));
+    expect(alive(portPid)).toBe(true);
+    expect(statusField(portPid, 'PPid')).toBe(m.monitorPid());
+    runc('start', m.cid);
+    process.kill(created.pid!, 'SIGKILL');
+    expect((await m.event('exited')).exitCode).toBe(137);
+    expect(alive(portPid)).toBe(false);
+  });
+
+  it('--port-helper: one that fails is an error event naming it, with its output; the net helper goes too', async () => {
+    const m = startMonitor({
+      name: 'porthelperfail',
+      proc: { args: ['sleep', '1000'] },
+      startPipe: false,
+      flags: ['--net-helper', '/bin/sh', '--net-helper-arg', '-c', '--net-helper-arg', 'echo $$ > {netns}.netpid; echo x >&{ready-fd}; exec sleep 1000',
+        '--netns-path', path.join(base, 'porthelperfail', 'netns'),
+        '--port-helper', '/bin/sh', '--port-helper-arg', '-c', '--port-helper-arg', 'echo cannot publish port 80/tcp >&2; exit 1 # {ready-fd}'],
+    });
+    const e = await m.event('error');
+    expect(e.message).toBe('/bin/sh exited before it was ready: cannot publish port 80/tcp');
+    await m.syncClosed;
+    await waitFor('monitor exit', () => !alive(m.monitorPid()));
+    const netPid = Number(fs.readFileSync(path.join(base, 'porthelperfail', 'netns.netpid'), 'utf8'));
+    expect(alive(netPid)).toBe(false);
+    expect(runc('list', '-q')).not.toContain(m.cid);
+  });
+
+  it('--netns-create --start: the netns and the helpers come first, then one runtime call; the container is in that netns', async () => {
+    const dir = path.join(base, 'netnscreate');
+    const m = startMonitor({
+      name: 'netnscreate',
+      proc: { args: ['sleep', '1000'] },
+      startPipe: false,
+      netnsPath: path.join(dir, 'netns'),
+      flags: ['--start', '--netns-create', '--netns-path', path.join(dir, 'netns'),
+        '--net-helper', '/bin/sh', '--net-helper-arg', '-c', '--net-helper-arg', 'stat -L -c %i {netns} > {netns}.ino; echo x >&{ready-fd}; exec sleep 1000'],
+    });
+    const net = await m.event('network' as never);
+    const started = await m.event('started');
+    expect(m.events.map((e) => e.event)).toEqual(['network', 'started']);
+    const netns = path.join(dir, 'netns');
+    // The helper saw the namespace the container now runs in, and it is not the monitor's.
+    expect(Number(fs.readFileSync(`${netns}.ino`, 'utf8'))).toBe(fs.statSync(`/proc/${started.pid}/ns/net`).ino);
+    expect(fs.statSync(`/proc/${started.pid}/ns/net`).ino).not.toBe(fs.statSync('/proc/self/ns/net').ino);
+    expect(alive(net.pid!)).toBe(true);
+    process.kill(started.pid!, 'SIGKILL');
+    expect((await m.event('exited')).exitCode).toBe(137);
+    expect(alive(net.pid!)).toBe(false);
+    expect(fs.existsSync(netns)).toBe(false);
+    expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(netns);
+  });
+
+  it('--net-helper with --start needs --netns-create', async () => {
+    const m = startMonitor({ name: 'nethelperstart', proc: { args: ['true'] }, startPipe: false, flags: ['--start', '--net-helper', '/bin/true'] });
+    expect((await m.event('error')).message).toMatch(/--start without --netns-create/);
+  });
+
+  it('--port-helper without --net-helper is refused', async () => {
+    const m = startMonitor({ name: 'porthelperalone', proc: { args: ['true'] }, startPipe: false, flags: ['--port-helper', '/bin/true'] });
+    expect((await m.event('error')).message).toMatch(/--port-helper and --port-helper-arg need --net-helper/);
   });
 
   it('--net-helper: the helper dies with a monitor killed with SIGKILL (PR_SET_PDEATHSIG)', async () => {

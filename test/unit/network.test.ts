@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { hostsFile, resolvConf } from '../../src/network/etc.js';
 import { addSharedHostfwds, HOSTFWD_FILE, helperCommand, releaseHostfwds } from '../../src/network/helper.js';
 import { parseNetwork, slirpAddresses, SLIRP_DEFAULTS } from '../../src/network/mode.js';
+import { portHelperError } from '../../src/network/portfwd.js';
 import { assignHostPorts, checkHostPorts, formatPorts, parseExpose, parsePublish, portBindings } from '../../src/network/ports.js';
 
 describe('parseNetwork', () => {
@@ -29,7 +30,7 @@ describe('parseNetwork', () => {
     expect(() => parseNetwork('mynet')).toThrow(/unable to find network with name or ID mynet/);
     expect(() => parseNetwork('slirp4netns:foo=1')).toThrow(/unknown slirp4netns option "foo"/);
     expect(() => parseNetwork('slirp4netns:allow_host_loopback=yes')).toThrow(/true or false/);
-    expect(() => parseNetwork('slirp4netns:port_handler=rootlesskit')).toThrow(/not supported/);
+    expect(() => parseNetwork('slirp4netns:port_handler=proxy')).toThrow(/invalid slirp4netns port_handler "proxy"/);
     expect(() => parseNetwork('ns:relative')).toThrow(/absolute/);
     expect(() => parseNetwork('host:x')).toThrow();
   });
@@ -111,14 +112,28 @@ describe('/etc files', () => {
 });
 
 describe('helper command lines', () => {
-  it('slirp4netns: podman flags, API socket only with ports', () => {
+  it('slirp4netns: podman flags; ports through tspod-portfwd, or the API socket with port_handler=slirp4netns', () => {
     const mode = parseNetwork(undefined) as Extract<ReturnType<typeof parseNetwork>, { kind: 'slirp4netns' }>;
-    const c = helperCommand(mode, { sockDir: '/r/s/x', ports: [], path: '/usr/bin/slirp4netns' });
+    const c = helperCommand(mode, { sockDir: '/r/s/x', ports: [], path: '/usr/bin/slirp4netns', portfwdPath: '/l/tspod-portfwd' });
     expect(c.args).toEqual(['--configure', '--mtu=65520', '--disable-host-loopback', '--enable-ipv6', '--enable-sandbox', '--enable-seccomp', '--ready-fd={ready-fd}', '--netns-type=path', '{netns}', 'tap0']);
     expect(c.netnsPath).toBe('/r/s/x/netns');
-    const p = helperCommand(mode, { sockDir: '/r/s/x', ports: parsePublish('8080:80'), path: '/usr/bin/slirp4netns' });
-    expect(p.apiSocket).toBe('/r/s/x/slirp.sock');
-    expect(p.args).toContain('--api-socket=/r/s/x/slirp.sock');
+    expect(c.portHelper).toBeUndefined();
+    const ports = [...parsePublish('8080:80'), ...parsePublish('127.0.0.1:5000-5001:53-54/udp')];
+    const p = helperCommand(mode, { sockDir: '/r/s/x', ports, path: '/usr/bin/slirp4netns', portfwdPath: '/l/tspod-portfwd' });
+    expect(p.apiSocket).toBeUndefined();
+    expect(p.args.join(' ')).not.toContain('--api-socket');
+    expect(p.portHelper).toEqual({
+      path: '/l/tspod-portfwd',
+      args: ['--netns', '{netns}', '--target', '10.0.2.100', '--ready-fd', '{ready-fd}', '--map', 'tcp,,8080,80,1', '--map', 'udp,127.0.0.1,5000,53,2'],
+    });
+    const cidr = parseNetwork('slirp4netns:cidr=192.168.7.0/24') as typeof mode;
+    expect(helperCommand(cidr, { sockDir: '/r/s/x', ports, path: 's', portfwdPath: 'f' }).portHelper?.args[3]).toBe('192.168.7.100');
+    const viaSlirp = parseNetwork('slirp4netns:port_handler=slirp4netns') as typeof mode;
+    const a = helperCommand(viaSlirp, { sockDir: '/r/s/x', ports, path: '/usr/bin/slirp4netns', portfwdPath: '/l/tspod-portfwd' });
+    expect(a.apiSocket).toBe('/r/s/x/slirp.sock');
+    expect(a.args).toContain('--api-socket=/r/s/x/slirp.sock');
+    expect(a.portHelper).toBeUndefined();
+    expect(parseNetwork('slirp4netns:port_handler=rootlesskit')).toEqual(parseNetwork('slirp4netns'));
   });
 
   it('pasta: no automatic forwarding, ports as -t/-u, user args last', () => {
@@ -209,5 +224,25 @@ describe('published ports on the shared slirp4netns (user networks)', () => {
       await slirp.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('tspod-portfwd errors', () => {
+  const path = '/l/build/tspod-portfwd';
+  it("a port it could not bind: podman's message, address-in-use", () => {
+    const e = portHelperError(path, `${path} exited before it was ready: cannot publish port 8080/tcp: listen tcp 0.0.0.0:8080: bind: address already in use`);
+    expect(e?.code).toBe('address-in-use');
+    expect(e?.message).toBe('cannot publish port 8080/tcp: listen tcp 0.0.0.0:8080: bind: address already in use');
+    expect(e?.hint).toMatch(/another host port/);
+    const v6 = portHelperError(path, `${path} exited before it was ready: cannot publish port 53/udp: listen udp [::1]:53: bind: permission denied`);
+    expect(v6?.message).toBe('cannot publish port 53/udp: listen udp [::1]:53: bind: permission denied');
+    expect(v6?.hint).toMatch(/ip_unprivileged_port_start/);
+  });
+  it('other failures are network errors; messages of other programs are not its', () => {
+    const e = portHelperError(path, `${path} exited before it was ready: tspod-portfwd: setns \`/x\`: Operation not permitted`);
+    expect(e?.code).toBe('network');
+    expect(e?.message).toBe('publishing ports: tspod-portfwd: setns `/x`: Operation not permitted');
+    expect(portHelperError(path, `${path} did not become ready in time`)?.message).toBe('publishing ports: tspod-portfwd: failed');
+    expect(portHelperError(path, '/usr/bin/slirp4netns exited before it was ready: x')).toBeUndefined();
   });
 });

@@ -101,6 +101,8 @@ static void reap(struct monitor *m)
   while ((p = waitpid(-1, &status, WNOHANG)) > 0)
     if (p == m->net_pid)
       m->net_pid = 0; /* the network helper died: nothing left to stop */
+    else if (p == m->port_pid)
+      m->port_pid = 0;
     else if (p == m->pid && !m->exited) {
       m->exited = true;
       m->exit_code = exit_code_from_status(status);

@@ -11,7 +11,8 @@
  *                 [--exit-command <path> [--exit-command-arg <arg>]...]
  *                 [--pidfile <file>] [--container-pidfile <file>]
  *                 [--exec --exec-process-spec <process.json> [--exec-attach]] [--start]
- *                 [--net-helper <path> [--net-helper-arg <arg>]... [--netns-path <file>]]
+ *                 [--net-helper <path> [--net-helper-arg <arg>]... [--netns-path <file>]
+ *                  [--port-helper <path> [--port-helper-arg <arg>]...]]
  *   --log-path is required for k8s-file (the default driver). --runtime-arg values go before the verb
  *   (runtime globals such as `--root <dir>`). --container-pidfile defaults to
  *   <socket-dir>/container.pid (<socket-dir>/exec.pid with --exec). --socket-dir must exist and be
@@ -54,6 +55,15 @@
  *      Ready: {"event":"network","pid":<helper pid>}, then `created`. Failure: the helper's output in
  *      an `error` event, the container is deleted, exit 1. When the container exits, the monitor
  *      kills the helper and undoes the bind mount before it writes the exit file.
+ *   --port-helper (needs --net-helper): the published ports' forwarder (tspod-portfwd), started
+ *      at the same moment as the net helper with the same placeholders and the same life (its
+ *      FIFO is <socket-dir>/port.ready, its output <socket-dir>/port.log); `network` is sent
+ *      once both are ready; either failing is the failure above, its message starting with the
+ *      path of the helper that failed. It is killed first when the container exits.
+ *   --netns-create (needs --net-helper and --netns-path; allows --start): the monitor makes a new
+ *      network namespace on --netns-path itself, starts the helpers on it and sends `network`
+ *      BEFORE the runtime runs (the bundle's spec must join that path); {pid} is then empty. So
+ *      with --start one `run --detach` creates and starts a container whose network is up.
  *   4. `<runtime> start <cid>` is the CLI's job, as with conmon: the monitor never calls it. Attach
  *      first, then start: a client connected before start loses no output. For --exec the process
  *      runs at once, so an attaching CLI passes --exec-attach and connects before writing the start
@@ -230,7 +240,7 @@ int main(int argc, char **argv)
 
   m->sync_fd = env_fd(TSPOD_ENV_SYNCPIPE);
   m->start_fd = env_fd(TSPOD_ENV_STARTPIPE);
-  m->socket_dirfd = m->console_fd = m->ctl_keep_fd = m->epfd = m->net_pidfd = -1;
+  m->socket_dirfd = m->console_fd = m->ctl_keep_fd = m->epfd = m->net_pidfd = m->port_pidfd = -1;
   m->sig = (struct watch){.kind = W_SIGNAL, .fd = -1};
   m->ctl = (struct watch){.kind = W_CTL, .fd = -1};
   m->listen[0] = m->listen[1] = (struct watch){.kind = W_LISTEN, .fd = -1};
@@ -273,8 +283,14 @@ int main(int argc, char **argv)
     die(m, &err);
   }
 
-  if (wait_start_pipe(m, &err) < 0 || runtime_create(m, &err) < 0) die(m, &err);
-  if (opts.net_helper != NULL) {
+  if (wait_start_pipe(m, &err) < 0) die(m, &err);
+  if (opts.netns_create) {
+    /* The network first, then the container in it: one runtime call can create and start. */
+    if (netns_create(m, &err) < 0 || net_helper_start(m, &err) < 0) die(m, &err);
+    sync_send_pid(m, "network", m->net_pid);
+  }
+  if (runtime_create(m, &err) < 0) die(m, &err);
+  if (opts.net_helper != NULL && !opts.netns_create) {
     if (net_helper_start(m, &err) < 0) {
       runtime_delete(m);
       die(m, &err);

@@ -59,6 +59,9 @@ struct monitor_opts {
   const char *exec_process_spec;
   const char *net_helper;         /* slirp4netns / pasta, started after create (nethelper.c) */
   const char **net_helper_args;   /* NULL-terminated; placeholders {pid} {netns} {ready-fd} {ready-file} */
+  bool netns_create;              /* --netns-create: make the netns at --netns-path before the runtime */
+  const char *port_helper;        /* tspod-portfwd, started beside the net helper (nethelper.c) */
+  const char **port_helper_args;  /* NULL-terminated; the same placeholders */
   const char *netns_path;         /* bind-mount /proc/<pid>/ns/net here for {netns} */
 };
 
@@ -126,6 +129,8 @@ struct monitor {
 
   pid_t net_pid;  /* the network helper, 0 if none or reaped */
   int net_pidfd;  /* pidfd of net_pid, -1 if none */
+  pid_t port_pid; /* the port forwarder, 0 if none or reaped */
+  int port_pidfd; /* pidfd of port_pid, -1 if none */
   bool netns_mounted;
 };
 
@@ -181,6 +186,7 @@ void stdin_flush(struct monitor *m);
 
 /* nethelper.c */
 int net_helper_start(struct monitor *m, tspod_error_t *err);
+int netns_create(struct monitor *m, tspod_error_t *err);
 void net_helper_stop(struct monitor *m);
 
 /* exit.c */

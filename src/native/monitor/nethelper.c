@@ -1,6 +1,7 @@
-/* The network helper (slirp4netns or pasta): started after the runtime's `create`, against the
- * container's network namespace, before the CLI is told `created`; tied to the monitor's life
- * (PR_SET_PDEATHSIG) and killed when the container exits. See the contract in main.c.
+/* The network helper (slirp4netns or pasta) and the port forwarder (tspod-portfwd, --port-helper):
+ * started side by side after the runtime's `create`, against the container's network namespace,
+ * before the CLI is told `created`; tied to the monitor's life (PR_SET_PDEATHSIG) and killed when
+ * the container exits. See the contract in main.c.
  *
  * Placeholders in --net-helper-arg values:
  *   {pid}         the container's pid
@@ -8,9 +9,10 @@
  *                 helper that drops capabilities early, like pasta, cannot open /proc/<pid>/ns/net itself)
  *   {ready-fd}    "3": the helper gets the write end of a pipe as fd 3 (slirp4netns --ready-fd)
  *   {ready-file}  <socket-dir>/net.ready, a FIFO the helper opens and writes to (pasta --pid)
+ *               (<socket-dir>/port.ready for the port helper)
  * Readiness: the first byte on that pipe or FIFO. EOF before it, the helper's exit, or
  * TSPOD_NET_HELPER_TIMEOUT_MS without it is a failure; the message is the tail of the helper's own
- * output, which goes to <socket-dir>/net.log. */
+ * output, which goes to <socket-dir>/net.log (port.log for the port helper). */
 #include "monitor.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +20,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -27,6 +30,8 @@
 
 #define NET_READY_FIFO "net.ready"
 #define NET_LOG "net.log"
+#define PORT_READY_FIFO "port.ready"
+#define PORT_LOG "port.log"
 #define NET_HELPER_READY_FD 3
 #define NET_LOG_TAIL 2000
 
@@ -55,13 +60,6 @@ static char *substitute(const char *in, const char *key, const char *val)
   return out;
 }
 
-static bool args_mention(struct monitor *m, const char *key)
-{
-  for (const char **a = m->opts->net_helper_args; *a; a++)
-    if (strstr(*a, key) != NULL) return true;
-  return false;
-}
-
 /* Undoes an earlier bind mount (a previous run killed with -9) and bind-mounts the container's
  * network namespace onto --netns-path. */
 static int bind_netns(struct monitor *m, tspod_error_t *err)
@@ -85,6 +83,43 @@ static int bind_netns(struct monitor *m, tspod_error_t *err)
   return 0;
 }
 
+/* --netns-create: a new network namespace, bind-mounted onto --netns-path, for the runtime to
+ * join (the spec names that path) and the helpers to set up before the container exists. A
+ * child unshares it (the monitor keeps its own) and mounts it; the mount is in our mount
+ * namespace, which the child shares. */
+int netns_create(struct monitor *m, tspod_error_t *err)
+{
+  const char *path = m->opts->netns_path;
+  int fd, status;
+  pid_t pid;
+
+  umount2(path, MNT_DETACH);
+  unlink(path);
+  fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return tspod_make_error(err, errno, "create `%s`", path);
+  close(fd);
+  pid = fork();
+  if (pid < 0) {
+    int saved = errno;
+    unlink(path);
+    return tspod_make_error(err, saved, "fork");
+  }
+  if (pid == 0) {
+    if (unshare(CLONE_NEWNET) < 0) _exit(1);
+    if (mount("/proc/self/ns/net", path, NULL, MS_BIND, NULL) < 0) _exit(2);
+    _exit(0);
+  }
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return tspod_make_error(err, errno, "waitpid");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    unlink(path);
+    return tspod_make_error(err, 0, "%s a network namespace on `%s`",
+                            WIFEXITED(status) && WEXITSTATUS(status) == 2 ? "bind-mount" : "create", path);
+  }
+  m->netns_mounted = true;
+  return 0;
+}
+
 static void unbind_netns(struct monitor *m)
 {
   if (!m->netns_mounted) return;
@@ -101,9 +136,9 @@ static long long mono_ms(void)
 }
 
 /* The last lines of the helper's output, for an error message; "" if none. */
-static void log_tail(struct monitor *m, char *buf, size_t size)
+static void log_tail(struct monitor *m, const char *name, char *buf, size_t size)
 {
-  cleanup_close int fd = openat(m->socket_dirfd, NET_LOG, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  cleanup_close int fd = openat(m->socket_dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   off_t end;
   ssize_t n;
   size_t len;
@@ -145,7 +180,7 @@ static __attribute__((noreturn)) void exec_helper(struct monitor *m, char **argv
 }
 
 /* Waits for the first byte on `fd`. Returns 0 (ready) or -1 with *why set. */
-static int wait_ready(struct monitor *m, int fd, pid_t pid, const char **why)
+static int wait_ready(struct monitor *m, int fd, pid_t pid, pid_t *slot, const char **why)
 {
   long long deadline = mono_ms() + TSPOD_NET_HELPER_TIMEOUT_MS;
   struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -172,56 +207,67 @@ static int wait_ready(struct monitor *m, int fd, pid_t pid, const char **why)
       }
     }
     if (waitpid(pid, &status, WNOHANG) == pid) {
-      m->net_pid = 0;
+      *slot = 0;
       *why = "exited before it was ready";
       return -1;
     }
   }
 }
 
-int net_helper_start(struct monitor *m, tspod_error_t *err)
+/* One helper being started: its ready pipe or FIFO, log, argv. */
+struct spawn {
+  const char *path;
+  const char **args;
+  const char *log_name;
+  const char *fifo_name;
+  char *fifo_path;
+  int ready_rd;
+  pid_t pid;
+};
+
+/* Forks and execs one helper (placeholders substituted); readiness is waited for later. */
+static int spawn_helper(struct monitor *m, struct spawn *sp, tspod_error_t *err)
 {
   struct monitor_opts *o = m->opts;
-  cleanup_close int ready_rd = -1;
   cleanup_close int ready_wr = -1;
   cleanup_close int log_fd = -1;
-  cleanup_free char *fifo_path = NULL;
   char **argv = NULL;
-  char pidbuf[16], tail[NET_LOG_TAIL];
-  const char *why = NULL;
+  char pidbuf[16];
   size_t n = 0, i;
   int ret = -1;
   pid_t pid, self;
+  bool uses_fd = false, uses_file = false;
 
-  if (o->net_helper == NULL) return 0;
-  if (o->netns_path != NULL && bind_netns(m, err) < 0) return -1;
-
-  if (args_mention(m, "{ready-fd}")) {
+  for (const char **a = sp->args; *a; a++) {
+    n++;
+    uses_fd |= strstr(*a, "{ready-fd}") != NULL;
+    uses_file |= strstr(*a, "{ready-file}") != NULL;
+  }
+  if (uses_fd) {
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0) return tspod_make_error(err, errno, "pipe");
-    ready_rd = p[0];
+    sp->ready_rd = p[0];
     ready_wr = p[1];
-  } else if (args_mention(m, "{ready-file}")) {
-    if (asprintf(&fifo_path, "%s/%s", o->socket_dir, NET_READY_FIFO) < 0) return tspod_make_error(err, errno, "allocate");
-    unlinkat(m->socket_dirfd, NET_READY_FIFO, 0);
-    if (mkfifoat(m->socket_dirfd, NET_READY_FIFO, 0600) < 0) return tspod_make_error(err, errno, "mkfifo `%s`", fifo_path);
-    ready_rd = openat(m->socket_dirfd, NET_READY_FIFO, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (ready_rd < 0) return tspod_make_error(err, errno, "open `%s`", fifo_path);
+  } else if (uses_file) {
+    if (asprintf(&sp->fifo_path, "%s/%s", o->socket_dir, sp->fifo_name) < 0) return tspod_make_error(err, errno, "allocate");
+    unlinkat(m->socket_dirfd, sp->fifo_name, 0);
+    if (mkfifoat(m->socket_dirfd, sp->fifo_name, 0600) < 0) return tspod_make_error(err, errno, "mkfifo `%s`", sp->fifo_path);
+    sp->ready_rd = openat(m->socket_dirfd, sp->fifo_name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (sp->ready_rd < 0) return tspod_make_error(err, errno, "open `%s`", sp->fifo_path);
   } else
-    return tspod_make_error(err, 0, "--net-helper needs a readiness placeholder ({ready-fd} or {ready-file})");
-  log_fd = openat(m->socket_dirfd, NET_LOG, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (log_fd < 0) return tspod_make_error(err, errno, "create `%s/%s`", o->socket_dir, NET_LOG);
+    return tspod_make_error(err, 0, "%s needs a readiness placeholder ({ready-fd} or {ready-file})", sp->path);
+  log_fd = openat(m->socket_dirfd, sp->log_name, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (log_fd < 0) return tspod_make_error(err, errno, "create `%s/%s`", o->socket_dir, sp->log_name);
 
-  for (const char **a = o->net_helper_args; *a; a++) n++;
   argv = calloc(n + 2, sizeof(char *));
   if (argv == NULL) return tspod_make_error(err, errno, "allocate");
   snprintf(pidbuf, sizeof(pidbuf), "%d", (int) m->pid);
-  argv[0] = (char *) o->net_helper;
+  argv[0] = (char *) sp->path;
   for (i = 0; i < n; i++) {
-    char *s1 = substitute(o->net_helper_args[i], "{pid}", pidbuf);
+    char *s1 = substitute(sp->args[i], "{pid}", pidbuf);
     char *s2 = s1 ? substitute(s1, "{netns}", o->netns_path ? o->netns_path : "") : NULL;
     char *s3 = s2 ? substitute(s2, "{ready-fd}", "3") : NULL;
-    argv[i + 1] = s3 ? substitute(s3, "{ready-file}", fifo_path ? fifo_path : "") : NULL;
+    argv[i + 1] = s3 ? substitute(s3, "{ready-file}", sp->fifo_path ? sp->fifo_path : "") : NULL;
     free(s1);
     free(s2);
     free(s3);
@@ -238,42 +284,90 @@ int net_helper_start(struct monitor *m, tspod_error_t *err)
     goto out;
   }
   if (pid == 0) exec_helper(m, argv, ready_wr, log_fd, self);
-  m->net_pid = pid;
-  m->net_pidfd = (int) syscall(SYS_pidfd_open, pid, 0); /* kill by pidfd: immune to pid reuse */
-  close(ready_wr);
-  ready_wr = -1;
-
-  if (wait_ready(m, ready_rd, pid, &why) < 0) {
-    net_helper_stop(m);
-    log_tail(m, tail, sizeof(tail));
-    ret = tspod_make_error(err, 0, "%s %s%s%s", o->net_helper, why, tail[0] ? ": " : "", tail);
-    goto out;
-  }
-  if (fifo_path != NULL) unlinkat(m->socket_dirfd, NET_READY_FIFO, 0);
+  sp->pid = pid;
   ret = 0;
 
 out:
-  if (ret < 0) unbind_netns(m);
   for (i = 1; argv != NULL && i <= n; i++) free(argv[i]);
   free(argv);
   return ret;
 }
 
-/* Kills the helper (SIGKILL: it holds nothing worth a graceful end) and undoes the bind mount. */
+static void spawn_release(struct monitor *m, struct spawn *sp)
+{
+  if (sp->ready_rd >= 0) close(sp->ready_rd);
+  sp->ready_rd = -1;
+  if (sp->fifo_path != NULL) unlinkat(m->socket_dirfd, sp->fifo_name, 0);
+  free(sp->fifo_path);
+  sp->fifo_path = NULL;
+}
+
+/* Starts the network helper and (with --port-helper) the port forwarder side by side, and waits
+ * until both are ready. */
+int net_helper_start(struct monitor *m, tspod_error_t *err)
+{
+  struct monitor_opts *o = m->opts;
+  struct spawn net = {.path = o->net_helper, .args = o->net_helper_args, .log_name = NET_LOG, .fifo_name = NET_READY_FIFO, .ready_rd = -1};
+  struct spawn port = {.path = o->port_helper, .args = o->port_helper_args, .log_name = PORT_LOG, .fifo_name = PORT_READY_FIFO, .ready_rd = -1};
+  char tail[NET_LOG_TAIL];
+  const char *why = NULL, *who = NULL, *log = NULL;
+  int ret = -1;
+
+  if (o->net_helper == NULL) return 0;
+  if (o->netns_path != NULL && !o->netns_create && bind_netns(m, err) < 0) return -1;
+
+  if (spawn_helper(m, &net, err) < 0) goto out;
+  m->net_pid = net.pid;
+  m->net_pidfd = (int) syscall(SYS_pidfd_open, net.pid, 0); /* kill by pidfd: immune to pid reuse */
+  if (o->port_helper != NULL) {
+    if (spawn_helper(m, &port, err) < 0) goto out;
+    m->port_pid = port.pid;
+    m->port_pidfd = (int) syscall(SYS_pidfd_open, port.pid, 0);
+  }
+  if (wait_ready(m, net.ready_rd, net.pid, &m->net_pid, &why) < 0) {
+    who = o->net_helper;
+    log = NET_LOG;
+  } else if (o->port_helper != NULL && wait_ready(m, port.ready_rd, port.pid, &m->port_pid, &why) < 0) {
+    who = o->port_helper;
+    log = PORT_LOG;
+  }
+  if (who != NULL) {
+    net_helper_stop(m);
+    log_tail(m, log, tail, sizeof(tail));
+    tspod_make_error(err, 0, "%s %s%s%s", who, why, tail[0] ? ": " : "", tail);
+    goto out;
+  }
+  ret = 0;
+
+out:
+  if (ret < 0) net_helper_stop(m);
+  spawn_release(m, &net);
+  spawn_release(m, &port);
+  return ret;
+}
+
+static void kill_helper(pid_t *pid, int *pidfd)
+{
+  if (*pid > 0) {
+    if (*pidfd >= 0)
+      syscall(SYS_pidfd_send_signal, *pidfd, SIGKILL, NULL, 0);
+    else
+      kill(*pid, SIGKILL);
+    while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+    *pid = 0;
+  }
+  if (*pidfd >= 0) {
+    close(*pidfd);
+    *pidfd = -1;
+  }
+}
+
+/* Kills the helpers (SIGKILL: they hold nothing worth a graceful end) and undoes the bind mount.
+ * The forwarder goes first: its host ports are free when this returns. */
 void net_helper_stop(struct monitor *m)
 {
-  if (m->net_pid > 0) {
-    if (m->net_pidfd >= 0)
-      syscall(SYS_pidfd_send_signal, m->net_pidfd, SIGKILL, NULL, 0);
-    else
-      kill(m->net_pid, SIGKILL);
-    while (waitpid(m->net_pid, NULL, 0) < 0 && errno == EINTR)
-      ;
-    m->net_pid = 0;
-  }
-  if (m->net_pidfd >= 0) {
-    close(m->net_pidfd);
-    m->net_pidfd = -1;
-  }
+  kill_helper(&m->port_pid, &m->port_pidfd);
+  kill_helper(&m->net_pid, &m->net_pidfd);
   unbind_netns(m);
 }

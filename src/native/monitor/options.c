@@ -30,6 +30,9 @@ enum {
   OPT_NET_HELPER,
   OPT_NET_HELPER_ARG,
   OPT_NETNS_PATH,
+  OPT_PORT_HELPER,
+  OPT_PORT_HELPER_ARG,
+  OPT_NETNS_CREATE,
 };
 
 static const struct option long_options[] = {
@@ -56,6 +59,9 @@ static const struct option long_options[] = {
   {"net-helper", required_argument, NULL, OPT_NET_HELPER},
   {"net-helper-arg", required_argument, NULL, OPT_NET_HELPER_ARG},
   {"netns-path", required_argument, NULL, OPT_NETNS_PATH},
+  {"port-helper", required_argument, NULL, OPT_PORT_HELPER},
+  {"port-helper-arg", required_argument, NULL, OPT_PORT_HELPER_ARG},
+  {"netns-create", no_argument, NULL, OPT_NETNS_CREATE},
   {NULL, 0, NULL, 0},
 };
 
@@ -74,7 +80,7 @@ static int require(const char *flag, const char *value, tspod_error_t *err)
 
 int parse_options(int argc, char **argv, struct monitor_opts *o, tspod_error_t *err)
 {
-  size_t n_rargs = 0, n_eargs = 0, n_nargs = 0;
+  size_t n_rargs = 0, n_eargs = 0, n_nargs = 0, n_pargs = 0;
   int c;
 
   memset(o, 0, sizeof(*o));
@@ -83,7 +89,8 @@ int parse_options(int argc, char **argv, struct monitor_opts *o, tspod_error_t *
   o->runtime_args = calloc((size_t) argc + 1, sizeof(char *));
   o->exit_command_args = calloc((size_t) argc + 1, sizeof(char *));
   o->net_helper_args = calloc((size_t) argc + 1, sizeof(char *));
-  if (o->runtime_args == NULL || o->exit_command_args == NULL || o->net_helper_args == NULL)
+  o->port_helper_args = calloc((size_t) argc + 1, sizeof(char *));
+  if (o->runtime_args == NULL || o->exit_command_args == NULL || o->net_helper_args == NULL || o->port_helper_args == NULL)
     return tspod_make_error(err, errno, "allocate argument lists");
 
   opterr = 0;
@@ -128,6 +135,9 @@ int parse_options(int argc, char **argv, struct monitor_opts *o, tspod_error_t *
     case OPT_NET_HELPER: o->net_helper = optarg; break;
     case OPT_NET_HELPER_ARG: o->net_helper_args[n_nargs++] = optarg; break;
     case OPT_NETNS_PATH: o->netns_path = optarg; break;
+    case OPT_PORT_HELPER: o->port_helper = optarg; break;
+    case OPT_PORT_HELPER_ARG: o->port_helper_args[n_pargs++] = optarg; break;
+    case OPT_NETNS_CREATE: o->netns_create = true; break;
     case '?':
     default:
       if (optopt != 0) return tspod_make_error(err, 0, "option requires an argument or is unknown: %s", argv[optind - 1]);
@@ -150,10 +160,14 @@ int parse_options(int argc, char **argv, struct monitor_opts *o, tspod_error_t *
     return tspod_make_error(err, 0, "--log-driver passthrough cannot be used with --terminal");
   if (o->exec && o->exec_process_spec == NULL) return tspod_make_error(err, 0, "--exec needs --exec-process-spec");
   if (o->exec && o->start) return tspod_make_error(err, 0, "--start cannot be used with --exec");
-  if (o->net_helper != NULL && (o->exec || o->start))
-    return tspod_make_error(err, 0, "--net-helper cannot be used with --exec or --start");
+  if (o->net_helper != NULL && (o->exec || (o->start && !o->netns_create)))
+    return tspod_make_error(err, 0, "--net-helper cannot be used with --exec, or --start without --netns-create");
+  if (o->netns_create && (o->net_helper == NULL || o->netns_path == NULL))
+    return tspod_make_error(err, 0, "--netns-create needs --net-helper and --netns-path");
   if ((o->net_helper_args[0] != NULL || o->netns_path != NULL) && o->net_helper == NULL)
     return tspod_make_error(err, 0, "--net-helper-arg and --netns-path need --net-helper");
+  if ((o->port_helper != NULL || o->port_helper_args[0] != NULL) && o->net_helper == NULL)
+    return tspod_make_error(err, 0, "--port-helper and --port-helper-arg need --net-helper");
   if (require_absolute("netns-path", o->netns_path, err) < 0) return -1;
   if (!o->exec && (o->exec_process_spec != NULL || o->exec_attach))
     return tspod_make_error(err, 0, "--exec-process-spec and --exec-attach need --exec");
