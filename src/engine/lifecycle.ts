@@ -285,7 +285,7 @@ async function startLocked(engine: Engine, id: string, io?: AttachIO): Promise<S
     env: engine.ctx.env,
     // Nothing to set up between create and start (no network helper): one runtime call does both.
     start: oneStep,
-    netHelper: net.helper && { path: net.helper.path, args: net.helper.args, netnsPath: net.helper.netnsPath, portHelper: net.helper.portHelper, create: net.createNetns },
+    netHelper: net.helper && { path: net.helper.path, args: net.helper.args, netnsPath: net.helper.netnsPath, portHelper: net.helper.portHelper, holdsPorts: net.helper.holdsPorts, create: net.createNetns },
   });
   trace('start: monitor ready');
   let attached: Awaited<ReturnType<typeof attachStreams>> | undefined;

@@ -24,6 +24,9 @@ export interface HelperCommand {
   apiSocket?: string;
   /** tspod-portfwd for the published ports, started by the monitor beside the helper. */
   portHelper?: PortHelper;
+  /** The helper itself holds published host ports (pasta -t/-u, slirp4netns's API): the monitor
+   * then waits for it to be gone before it reports the exit (ports free when `stop` returns). */
+  holdsPorts?: boolean;
 }
 
 /**
@@ -54,7 +57,7 @@ export function helperCommand(mode: Extract<NetworkMode, { kind: 'slirp4netns' |
       ph = portHelper(o.portfwdPath, { netns: '{netns}', target: slirpAddresses(s.cidr).guest, ports: o.ports });
     }
     args.push('--netns-type=path', '{netns}', 'tap0');
-    return { path: o.path, args, netnsPath, ...(apiSocket && { apiSocket }), ...(ph && { portHelper: ph }) };
+    return { path: o.path, args, netnsPath, ...(apiSocket && { apiSocket, holdsPorts: true }), ...(ph && { portHelper: ph }) };
   }
   const user = [...mode.args];
   const mapGw = user.includes('--map-gw');
@@ -70,7 +73,7 @@ export function helperCommand(mode: Extract<NetworkMode, { kind: 'slirp4netns' |
   for (const t of tcp.length || gave.t ? tcp : ['none']) args.push('-t', t);
   for (const u of udp.length || gave.u ? udp : ['none']) args.push('-u', u);
   args.push(...user.filter((a) => a !== '--map-gw'));
-  return { path: o.path, args, netnsPath };
+  return { path: o.path, args, netnsPath, ...((tcp.length || udp.length || gave.t || gave.u) && { holdsPorts: true }) };
 }
 
 const PASTA_PORT_OPTIONS = { t: '--tcp-ports', u: '--udp-ports', T: '--tcp-ns', U: '--udp-ns' } as const;

@@ -43,7 +43,7 @@ export interface MonitorOptions {
   start?: boolean;
   /** The network helper the monitor starts after create (placeholders: see nethelper.c); a `network` event then precedes `created`. */
   /** create: the monitor makes the netns at netnsPath and starts the helpers before the runtime (--netns-create). */
-  netHelper?: { path: string; args: string[]; netnsPath?: string; portHelper?: { path: string; args: string[] }; create?: boolean };
+  netHelper?: { path: string; args: string[]; netnsPath?: string; portHelper?: { path: string; args: string[] }; holdsPorts?: boolean; create?: boolean };
 }
 
 export type MonitorEvent = { event: 'created' | 'started' | 'network'; pid: number } | { event: 'error'; message: string } | { event: 'exited'; exitCode: number };
@@ -139,6 +139,7 @@ export async function spawnMonitor(o: MonitorOptions): Promise<StartedMonitor> {
     for (const a of o.netHelper.args) args.push('--net-helper-arg', a);
     if (o.netHelper.netnsPath) args.push('--netns-path', o.netHelper.netnsPath);
     if (o.netHelper.create) args.push('--netns-create');
+    if (o.netHelper.holdsPorts) args.push('--net-helper-ports');
     if (o.netHelper.portHelper) {
       args.push('--port-helper', o.netHelper.portHelper.path);
       for (const a of o.netHelper.portHelper.args) args.push('--port-helper-arg', a);

@@ -12,7 +12,7 @@
  *                 [--pidfile <file>] [--container-pidfile <file>]
  *                 [--exec --exec-process-spec <process.json> [--exec-attach]] [--start]
  *                 [--net-helper <path> [--net-helper-arg <arg>]... [--netns-path <file>]
- *                  [--port-helper <path> [--port-helper-arg <arg>]...]]
+ *                  [--port-helper <path> [--port-helper-arg <arg>]...] [--net-helper-ports]]
  *   --log-path is required for k8s-file (the default driver). --runtime-arg values go before the verb
  *   (runtime globals such as `--root <dir>`). --container-pidfile defaults to
  *   <socket-dir>/container.pid (<socket-dir>/exec.pid with --exec). --socket-dir must exist and be
@@ -54,7 +54,9 @@
  *      <socket-dir>/net.log. The helper gets PR_SET_PDEATHSIG(SIGKILL): it dies with the monitor.
  *      Ready: {"event":"network","pid":<helper pid>}, then `created`. Failure: the helper's output in
  *      an `error` event, the container is deleted, exit 1. When the container exits, the monitor
- *      kills the helper and undoes the bind mount before it writes the exit file.
+ *      kills the helper (SIGKILL) and undoes the bind mount before it writes the exit file; it
+ *      waits for the helper to be gone only with --net-helper-ports (the helper itself holds
+ *      published ports: pasta -t/-u, slirp4netns's API): a sandboxed helper takes ~20 ms to die.
  *   --port-helper (needs --net-helper): the published ports' forwarder (tspod-portfwd), started
  *      at the same moment as the net helper with the same placeholders and the same life (its
  *      FIFO is <socket-dir>/port.ready, its output <socket-dir>/port.log); `network` is sent

@@ -60,6 +60,7 @@ struct monitor_opts {
   const char *net_helper;         /* slirp4netns / pasta, started after create (nethelper.c) */
   const char **net_helper_args;   /* NULL-terminated; placeholders {pid} {netns} {ready-fd} {ready-file} */
   bool netns_create;              /* --netns-create: make the netns at --netns-path before the runtime */
+  bool net_helper_ports;          /* --net-helper-ports: the net helper itself holds published ports */
   const char *port_helper;        /* tspod-portfwd, started beside the net helper (nethelper.c) */
   const char **port_helper_args;  /* NULL-terminated; the same placeholders */
   const char *netns_path;         /* bind-mount /proc/<pid>/ns/net here for {netns} */

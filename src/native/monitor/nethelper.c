@@ -346,14 +346,16 @@ out:
   return ret;
 }
 
-static void kill_helper(pid_t *pid, int *pidfd)
+/* SIGKILL (they hold nothing worth a graceful end); with `wait`, also reap it. A helper that is
+ * not waited for is reaped by the loop's SIGCHLD handling or, once the monitor is gone, by init. */
+static void kill_helper(pid_t *pid, int *pidfd, bool wait)
 {
   if (*pid > 0) {
     if (*pidfd >= 0)
       syscall(SYS_pidfd_send_signal, *pidfd, SIGKILL, NULL, 0);
     else
       kill(*pid, SIGKILL);
-    while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+    while (wait && waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
       ;
     *pid = 0;
   }
@@ -363,11 +365,14 @@ static void kill_helper(pid_t *pid, int *pidfd)
   }
 }
 
-/* Kills the helpers (SIGKILL: they hold nothing worth a graceful end) and undoes the bind mount.
- * The forwarder goes first: its host ports are free when this returns. */
+/* Kills the helpers and undoes the bind mount. The forwarder goes first and is waited for: its
+ * host ports are free when this returns. The network helper is only waited for when it holds
+ * published ports itself (pasta -t/-u, slirp4netns port_handler=slirp4netns): slirp4netns and
+ * pasta sandbox themselves in a mount namespace whose teardown takes ~20 ms after SIGKILL, which
+ * every `run` of a container with a network would otherwise wait for before its exit is known. */
 void net_helper_stop(struct monitor *m)
 {
-  kill_helper(&m->port_pid, &m->port_pidfd);
-  kill_helper(&m->net_pid, &m->net_pidfd);
+  kill_helper(&m->port_pid, &m->port_pidfd, true);
+  kill_helper(&m->net_pid, &m->net_pidfd, m->opts->net_helper_ports);
   unbind_netns(m);
 }

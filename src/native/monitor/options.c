@@ -31,6 +31,7 @@ enum {
   OPT_NET_HELPER_ARG,
   OPT_NETNS_PATH,
   OPT_PORT_HELPER,
+  OPT_NET_HELPER_PORTS,
   OPT_PORT_HELPER_ARG,
   OPT_NETNS_CREATE,
 };
@@ -60,6 +61,7 @@ static const struct option long_options[] = {
   {"net-helper-arg", required_argument, NULL, OPT_NET_HELPER_ARG},
   {"netns-path", required_argument, NULL, OPT_NETNS_PATH},
   {"port-helper", required_argument, NULL, OPT_PORT_HELPER},
+  {"net-helper-ports", no_argument, NULL, OPT_NET_HELPER_PORTS},
   {"port-helper-arg", required_argument, NULL, OPT_PORT_HELPER_ARG},
   {"netns-create", no_argument, NULL, OPT_NETNS_CREATE},
   {NULL, 0, NULL, 0},
@@ -138,6 +140,7 @@ int parse_options(int argc, char **argv, struct monitor_opts *o, tspod_error_t *
     case OPT_PORT_HELPER: o->port_helper = optarg; break;
     case OPT_PORT_HELPER_ARG: o->port_helper_args[n_pargs++] = optarg; break;
     case OPT_NETNS_CREATE: o->netns_create = true; break;
+    case OPT_NET_HELPER_PORTS: o->net_helper_ports = true; break;
     case '?':
     default:
       if (optopt != 0) return tspod_make_error(err, 0, "option requires an argument or is unknown: %s", argv[optind - 1]);
