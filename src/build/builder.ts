@@ -58,7 +58,7 @@ export function checkPlatform(spec: string, what: string): void {
 /** Go-style durations for HEALTHCHECK flags, in nanoseconds. */
 function durationNs(s: string): number {
   let total = 0;
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
+  const re = /(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)/g;
   let m: RegExpExecArray | null;
   let used = 0;
   const unit: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };

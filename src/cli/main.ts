@@ -40,7 +40,8 @@ async function main(args: string[]): Promise<void> {
   }
   const dir = __dirname;
   const file = join(dir, 'tspod.cjs');
-  const source = readFileSync(file, 'utf8');
+  // ASCII by construction (scripts/build.mjs checks): latin1 is the cheapest decoding
+  const source = readFileSync(file, 'latin1');
   const runtimeDir = process.env._TSPOD_RUNTIME_DIR ?? (process.getuid?.() === 0 ? '/run' : undefined);
   let userCache: string | undefined;
   let seen: string[] = [];

@@ -192,6 +192,7 @@ export async function runCli(argv: string[]): Promise<number> {
       return 0;
     }
     trace(`cli: ${found.path}`);
+    process.once('exit', () => trace('cli: exit'));
     const mod = await found.entry.load();
     const spec = mod.default;
     const parsed = await parseFor(spec, found.path, found.rest);

@@ -9,6 +9,7 @@ import { createRecord } from './containers.js';
 import { networkConfig } from './network.js';
 import type { Engine } from './index.js';
 import type { PullEvent } from './pull.js';
+import { trace } from '../util/trace.js';
 
 export interface CreateOptions {
   image: string;
@@ -186,6 +187,7 @@ export async function createContainer(engine: Engine, o: CreateOptions, onPull?:
   }
   if (!imageId) throw new TspodError('no-such-image', `${o.image}: image not known`);
   // The image's labels, then the user's (podman merges them the same way).
+  trace('create: image found');
   const labels: Record<string, string> = { ...(engine.lookupImage(imageId).labels ?? {}) };
   for (const l of o.labels) {
     const eq = l.indexOf('=');

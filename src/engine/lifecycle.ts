@@ -94,6 +94,7 @@ export async function prepareBundle(engine: Engine, rec: ContainerRecord, net?: 
   const cs = engine.containers();
   net ??= await planNetwork(engine.ctx, cs, rec, socketDir(cs, rec.id));
   const merged = await mountContainerRootfs(engine, rec);
+  trace('bundle: mounted');
   const imageDoc = JSON.parse(store.imageConfig(rec.imageId).toString('utf8')) as ImageConfigDoc;
   const imageConfig = imageDoc.config ?? {};
   const cfg = rec.config;
@@ -166,6 +167,7 @@ export async function prepareBundle(engine: Engine, rec: ContainerRecord, net?: 
   } as never);
   const bundle = cs.runDir(rec.id);
   mkdirSync(bundle, { recursive: true, mode: 0o700 });
+  trace('bundle: spec generated');
   writeFileSync(join(bundle, 'config.json'), specToJson(spec));
   const user = (spec as { process?: { user?: { uid: number; gid: number } } }).process?.user;
   chownVolumes(binds, user?.uid ?? 0, user?.gid ?? 0);
@@ -255,6 +257,7 @@ async function startLocked(engine: Engine, id: string, io?: AttachIO): Promise<S
   const sock = socketDir(cs, rec.id);
   // Before anything is mounted or spawned: a taken host port fails here and leaves nothing behind.
   const net = await planNetwork(engine.ctx, cs, rec, sock);
+  trace('start: network planned');
   const bundle = await prepareBundle(engine, rec, net);
   trace('start: bundle ready');
   rec = lookupContainer(cs, rec.id);
@@ -603,7 +606,9 @@ export async function cleanupContainer(engine: Engine, input: string, opts: { rm
     const keepMounted = userMountCount(cs, cur.id) > 0;
     if (!keepMounted) await unmountRootfs(join(cs.dir(cur.id), 'merged')).catch(() => {});
     await releaseOverlayVolumes(cs.dir(cur.id));
+    trace('cleanup: unmounted');
     await runtimeForget(runtimeFor(engine, cur), cur.id).catch(() => {});
+    trace('cleanup: runtime state gone');
     if ((opts.rm || cur.config.autoRemove) && !keepMounted) {
       await removeRecord(engine, cur.id);
       return;

@@ -214,14 +214,14 @@ function labelMatches(labels: Record<string, string>, filter: string): boolean {
   return Object.entries(labels).some(([k, v]) => (value === '' || v === value) && (k === key || (re?.test(k) ?? false)));
 }
 
-const GO_DURATION = /^([0-9]*(\.[0-9]*)?(ns|us|µs|ms|s|m|h))+$/;
+const GO_DURATION = /^([0-9]*(\.[0-9]*)?(ns|us|\u00b5s|ms|s|m|h))+$/;
 const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** until=: a Go duration (before now), a unix time in seconds, or a date/time. Returns ms since the epoch. */
 export function parseUntil(value: string, now: number = Date.now()): number {
   if (GO_DURATION.test(value) && value !== '') {
     let ms = 0;
-    for (const m of value.matchAll(/([0-9]*(?:\.[0-9]*)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(m[1] || 0) * UNIT_MS[m[2]!]!;
+    for (const m of value.matchAll(/([0-9]*(?:\.[0-9]*)?)(ns|us|\u00b5s|ms|s|m|h)/g)) ms += Number(m[1] || 0) * UNIT_MS[m[2]!]!;
     return now - ms;
   }
   if (value === '0') return now;

@@ -199,7 +199,7 @@ function zoneAbbr(date: Date, offsetMin: number, utc: boolean): string {
       const part = new Intl.DateTimeFormat(locale, { timeZoneName: 'short' })
         .formatToParts(date)
         .find((p) => p.type === 'timeZoneName')?.value;
-      if (part && !/^(GMT|UTC)[+-−]/.test(part)) return part;
+      if (part && !/^(GMT|UTC)[+\-\u2212]/.test(part)) return part;
     } catch {
       break;
     }
