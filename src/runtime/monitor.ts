@@ -6,6 +6,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { TspodError } from '../errors.js';
+import { trace } from '../util/trace.js';
 
 // ---- keep in sync with src/native/monitor/monitor.h ----
 export const ENV_SYNCPIPE = '_TSPOD_SYNCPIPE';
@@ -149,11 +150,13 @@ export async function spawnMonitor(o: MonitorOptions): Promise<StartedMonitor> {
     args.push('--exit-command', o.exitCommand);
     for (const a of o.exitCommandArgs) args.push('--exit-command-arg', a);
   }
+  trace('monitor: spawning');
   const child = spawn(o.monitorPath, args, {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
     env: { ...o.env, [ENV_SYNCPIPE]: '3', [ENV_STARTPIPE]: '4' },
     detached: true,
   });
+  trace('monitor: spawned');
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const sync = child.stdio[3] as Readable;
