@@ -36,6 +36,16 @@ export function helperPath(ctx: Pick<EngineContext, 'installRoot' | 'env'>, name
   return ctx.env.TSPOD_LIBEXEC ? join(ctx.env.TSPOD_LIBEXEC, name) : join(ctx.installRoot, 'build', name);
 }
 
+/**
+ * The environment as the user gave it: the launcher hands NODE_EXTRA_CA_CERTS over as
+ * _TSPOD_EXTRA_CA_CERTS (so that node does not load it at every start); processes tspod starts
+ * (the monitor, its exit command, --env-host containers) see the original variable again.
+ */
+function withExtraCaRestored(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  if (env._TSPOD_EXTRA_CA_CERTS === undefined || env.NODE_EXTRA_CA_CERTS !== undefined) return env;
+  return { ...env, NODE_EXTRA_CA_CERTS: env._TSPOD_EXTRA_CA_CERTS };
+}
+
 export async function createContext(globals: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Promise<EngineContext> {
   const uid = process.getuid?.() ?? 0;
   const rootless = env._TSPOD_ROOTLESS !== undefined ? env._TSPOD_ROOTLESS === '1' : uid !== 0;
@@ -59,7 +69,7 @@ export async function createContext(globals: GlobalOptions, env: NodeJS.ProcessE
     storageDriver: globals.storageDriver ?? env.TSPOD_STORAGE_DRIVER ?? (confStorage.driver || undefined),
     runtime: globals.runtime ?? ((conf.engine.runtime as string | undefined) || undefined),
     conf,
-    env,
+    env: withExtraCaRestored(env),
     installRoot: installRoot(env),
     registriesConf: globals.registriesConf,
   };

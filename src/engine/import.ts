@@ -129,11 +129,16 @@ function goArch(): string {
 async function openSource(source: string | Readable): Promise<Readable> {
   if (typeof source !== 'string') return source;
   if (/^https?:\/\//.test(source)) {
-    const res = await fetch(source).catch((e: Error) => {
+    // tspod's HTTP client (not fetch): proxies and the user's extra CAs apply as for registries
+    const { send } = await import('../image/http.js');
+    const res = await send({ method: 'GET', url: new URL(source) }).catch((e: Error) => {
       throw new TspodError('network', `fetching ${source}: ${e.message}`);
     });
-    if (!res.ok || !res.body) throw new TspodError('network', `fetching ${source}: ${res.status} ${res.statusText}`);
-    return Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
+    if (res.status !== 200) {
+      res.body.resume();
+      throw new TspodError('network', `fetching ${source}: ${res.status} ${res.body.statusMessage ?? ''}`.trim());
+    }
+    return res.body;
   }
   return createReadStream(source);
 }

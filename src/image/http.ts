@@ -4,6 +4,7 @@
 // ones podman prints: `Get "https://h/v2/": dial tcp h:5000: connect: connection refused`.
 
 import * as http from 'node:http';
+import { readFileSync } from 'node:fs';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
@@ -36,6 +37,30 @@ export interface HttpResponse {
   body: http.IncomingMessage;
   /** The URL that answered (after redirects). */
   url: URL;
+}
+
+/**
+ * The trusted CAs when the user set NODE_EXTRA_CA_CERTS: Node's own roots plus the file's
+ * certificates, as Node would have used them. The launcher passes the variable on as
+ * _TSPOD_EXTRA_CA_CERTS because Node parses it at every start even when no TLS follows (36 ms
+ * on these machines); here it is read once, at the first TLS connection. Like Node, a file that
+ * cannot be read is ignored (undefined: Node's defaults).
+ */
+let extraCaCache: { file: string; ca: string[] | undefined } | undefined;
+export function trustedCas(env: NodeJS.ProcessEnv = process.env): string[] | undefined {
+  // Without the launcher (node run directly) Node itself has loaded NODE_EXTRA_CA_CERTS.
+  const file = env._TSPOD_EXTRA_CA_CERTS;
+  if (!file) return undefined;
+  if (extraCaCache?.file === file) return extraCaCache.ca;
+  let ca: string[] | undefined;
+  try {
+    const pems = readFileSync(file, 'latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    if (pems.length) ca = [...tls.rootCertificates, ...pems];
+  } catch {
+    ca = undefined;
+  }
+  extraCaCache = { file, ca };
+  return ca;
 }
 
 const keepAliveHttp = new http.Agent({ keepAlive: true, maxSockets: 16 });
@@ -268,9 +293,11 @@ export async function sendOnce(req: HttpRequest, opts: HttpOptions = {}): Promis
     headers,
     timeout: timeoutMs,
   };
+  const ca = isHttps ? trustedCas(opts.env ?? process.env) : undefined;
   if (isHttps) {
     options.rejectUnauthorized = !opts.insecureSkipVerify;
     options.servername = net.isIP(hostname) ? undefined : hostname;
+    if (ca) options.ca = ca;
   }
   if (proxy && isHttps) {
     let socket: net.Socket;
@@ -283,6 +310,7 @@ export async function sendOnce(req: HttpRequest, opts: HttpOptions = {}): Promis
       socket,
       servername: net.isIP(hostname) ? undefined : hostname,
       rejectUnauthorized: !opts.insecureSkipVerify,
+      ...(ca && { ca }),
     });
     // No agent: with one, Node ignores createConnection and dials the target itself.
     options.agent = undefined;

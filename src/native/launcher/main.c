@@ -154,6 +154,14 @@ static void __attribute__((noreturn)) exec_node(struct target *t, int argc, char
     launcher_make_error(&err, ENOMEM, "exec %s", t->node);
     launcher_error_exit(&err);
   }
+  /* Node reads and parses NODE_EXTRA_CA_CERTS (often the whole system CA bundle) before running
+   * any JavaScript: 36 ms of every call on these machines (`node -e 0`: 56 ms with it, 20 ms
+   * without). tspod needs certificates only when it speaks TLS, so the variable is handed over
+   * under another name and src/image/http.ts adds those CAs to its own TLS connections. */
+  const char *extra_ca = getenv("NODE_EXTRA_CA_CERTS");
+  if (extra_ca != NULL) {
+    if (setenv("_TSPOD_EXTRA_CA_CERTS", extra_ca, 1) == 0) unsetenv("NODE_EXTRA_CA_CERTS");
+  }
   /* argv[0] is node's path, exactly as if the user had typed `node main.cjs ...`. */
   nargv[0] = (char *) t->node;
   nargv[1] = t->main;
