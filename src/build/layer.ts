@@ -11,6 +11,7 @@ import { helperPath } from '../engine/context.js';
 import type { Engine } from '../engine/index.js';
 import type { ImageConfigDoc } from '../engine/images.js';
 import { claimName, type LayerRecord } from '../storage/store.js';
+import { layerTar } from '../engine/tar-writer.js';
 
 export function chainOf(parent: string | undefined, diffId: string): string {
   return parent === undefined ? diffId.replace(/^sha256:/, '') : createHash('sha256').update(`sha256:${parent} ${diffId}`).digest('hex');
@@ -96,7 +97,9 @@ export async function commitEntries(engine: Engine, diffDir: string, entries: st
     const diff = join(layerDir, 'diff');
     mkdirSync(diff, { recursive: true, mode: 0o755 });
     const res = await tarInto(engine, ['--no-unquote', '--no-recursion', '--numeric-owner', '--xattrs', '--xattrs-include=security.capability', '-cf', '-', '-T', join(staging, 'list')], diff);
-    const diffId = res.diffId;
+    // The layer's identity is the tar that push and save will write from the stored directory
+    // (tar-writer.ts, deterministic), not GNU tar's stream: then a pushed image keeps its image ID.
+    const diffId = await canonicalDiffId(diff);
     const chain = chainOf(parent, diffId);
     const lock = await store.lockLayer(chain);
     try {
@@ -120,6 +123,13 @@ export async function commitEntries(engine: Engine, diffDir: string, entries: st
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
+}
+
+/** sha256 of the layer tar tspod writes for `dir` (a stored layer directory), as a diff ID. */
+export async function canonicalDiffId(dir: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of layerTar(dir)) h.update(chunk as Buffer);
+  return `sha256:${h.digest('hex')}`;
 }
 
 /** Runs `tar ARGS` into `tspod-extract DEST`; returns the extractor's report. */

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IS_PODMAN, TEST_USER, asUser, cleanStore, fails, ok, storeFor, tspod } from './helpers.js';
+import { IS_PODMAN, REGISTRY, TEST_USER, asUser, cleanStore, fails, ok, storeFor, tspod } from './helpers.js';
 
 const store = storeFor('310-build');
 const HOME = execFileSync('getent', ['passwd', TEST_USER], { encoding: 'utf8' }).split(':')[5]!;
@@ -237,6 +237,21 @@ describe('build', () => {
     const run = await ok(['run', '--rm', 'e2e-310-squashdel'], { store });
     expect(run.stdout).toBe('/d:\ny\n\n/n:\ndeleted\n');
     expect(run.stderr).toBe('');
+  }, 240_000);
+
+  // The pushed config is the local one: its diff IDs are those of the tars push writes, so the
+  // image ID (the config's digest) is the same on both sides, for layers of RUN, COPY, deletions
+  // and a squash (the base layer keeps the blob it was pulled as).
+  it('a built image pushed keeps its image ID', async () => {
+    for (const tag of ['e2e-310-squashdel', 'e2e-310-squash-all']) {
+      const id = (await ok(['image', 'inspect', '--format', '{{.Id}}', tag], { store })).stdout.trim();
+      const dest = `${REGISTRY}/e2e-310/${tag}:1`;
+      await ok(['push', '-q', '--tls-verify=false', tag, dest], { store, timeoutMs: 120_000 });
+      const raw = await asUser('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${dest}`]);
+      expect(raw.code).toBe(0);
+      const digest = (JSON.parse(raw.stdout) as { config: { digest: string } }).config.digest;
+      expect(digest.replace(/^sha256:/, '')).toBe(id.replace(/^sha256:/, ''));
+    }
   }, 240_000);
 
   it('--platform: the host platform builds; FROM --platform likewise', async () => {
