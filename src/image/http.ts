@@ -43,10 +43,10 @@ export interface HttpResponse {
  * The trusted CAs when the user set NODE_EXTRA_CA_CERTS: Node's own roots plus the file's
  * certificates, as Node would have used them. The launcher passes the variable on as
  * _TSPOD_EXTRA_CA_CERTS because Node parses it at every start even when no TLS follows (36 ms
- * on these machines); here it is read once, at the first TLS connection. Like Node, a file that
- * cannot be read is ignored (undefined: Node's defaults).
+ * on these machines); here it is read once, at the first verified TLS connection. Like Node, a
+ * file that cannot be read is ignored (undefined: Node's defaults).
  */
-let extraCaCache: { file: string; ca: string[] | undefined } | undefined;
+let extraCaCache: { file: string; ca: string[] | undefined; context?: tls.SecureContext } | undefined;
 export function trustedCas(env: NodeJS.ProcessEnv = process.env): string[] | undefined {
   // Without the launcher (node run directly) Node itself has loaded NODE_EXTRA_CA_CERTS.
   const file = env._TSPOD_EXTRA_CA_CERTS;
@@ -61,6 +61,16 @@ export function trustedCas(env: NodeJS.ProcessEnv = process.env): string[] | und
   }
   extraCaCache = { file, ca };
   return ca;
+}
+
+let insecureContext: tls.SecureContext | undefined;
+
+/** One TLS context for those CAs: building it parses every certificate (tens of ms). */
+function trustedContext(env: NodeJS.ProcessEnv): tls.SecureContext | undefined {
+  const ca = trustedCas(env);
+  if (!ca) return undefined;
+  extraCaCache!.context ??= tls.createSecureContext({ ca });
+  return extraCaCache!.context;
 }
 
 const keepAliveHttp = new http.Agent({ keepAlive: true, maxSockets: 16 });
@@ -293,11 +303,14 @@ export async function sendOnce(req: HttpRequest, opts: HttpOptions = {}): Promis
     headers,
     timeout: timeoutMs,
   };
-  const ca = isHttps ? trustedCas(opts.env ?? process.env) : undefined;
+  // Certificates matter only when they are verified. Unverified (--tls-verify=false, which also
+  // probes https before http) gets a context without any: loading Node's ~140 roots into a store
+  // cost ~18 ms of such a call.
+  const secureContext = !isHttps ? undefined : opts.insecureSkipVerify ? (insecureContext ??= tls.createSecureContext({ ca: [] })) : trustedContext(opts.env ?? process.env);
   if (isHttps) {
     options.rejectUnauthorized = !opts.insecureSkipVerify;
     options.servername = net.isIP(hostname) ? undefined : hostname;
-    if (ca) options.ca = ca;
+    if (secureContext) (options as tls.ConnectionOptions).secureContext = secureContext;
   }
   if (proxy && isHttps) {
     let socket: net.Socket;
@@ -310,7 +323,7 @@ export async function sendOnce(req: HttpRequest, opts: HttpOptions = {}): Promis
       socket,
       servername: net.isIP(hostname) ? undefined : hostname,
       rejectUnauthorized: !opts.insecureSkipVerify,
-      ...(ca && { ca }),
+      ...(secureContext && { secureContext }),
     });
     // No agent: with one, Node ignores createConnection and dials the target itself.
     options.agent = undefined;
