@@ -21,6 +21,7 @@ import { compressLayer, keptBlobStream, layerMediaType, layerTarStream, openKept
 import { lookupImage, splitName } from './images.js';
 import type { Engine } from './index.js';
 import type { ImageRecord } from '../storage/store.js';
+import { BlobLocations } from '../storage/blob-locations.js';
 
 export interface PushOptions {
   tlsVerify?: boolean;
@@ -126,6 +127,9 @@ export async function pushImage(engine: Engine, input: string, destination: stri
     .filter((r): r is NamedReference => r !== undefined && r.registry === dest.registry && r.repository !== repo)
     .map((r) => r.repository);
 
+  // Other repositories of this registry that we pushed the same blobs to (a cache).
+  const locations = BlobLocations.forStore(store.graphRoot);
+
   const configBytes = store.imageConfig(rec.id);
   const config = JSON.parse(configBytes.toString('utf8')) as { rootfs?: { diff_ids?: string[] } };
   emit({ type: 'signatures' });
@@ -151,7 +155,8 @@ export async function pushImage(engine: Engine, input: string, destination: stri
       //    uploaded from the store as it is. The descriptor and diff ID stay the original ones.
       if (lrec.compressedDigest && lrec.compressedSize !== undefined && stored === want && RegistryClient.isDigest(lrec.compressedDigest)) {
         let state: 'skipped' | 'mounted' | 'copy' | undefined = (await client.blobExists(repo, lrec.compressedDigest)) ? 'skipped' : undefined;
-        for (const from of state ? [] : mountSources) {
+        const known = locations.repositories(lrec.compressedDigest, dest.registry).filter((r) => r !== repo);
+        for (const from of state ? [] : [...new Set([...mountSources, ...known])].slice(0, 4)) {
           if (await client.mountBlob(repo, lrec.compressedDigest, from).catch(() => false)) {
             state = 'mounted';
             break;
@@ -239,6 +244,7 @@ export async function pushImage(engine: Engine, input: string, destination: stri
       manifest = Buffer.from(JSON.stringify(doc));
     }
     const digest = await client.putManifest(repo, dest.tag ?? 'latest', manifest, manifestType);
+    locations.record(layers.map((l) => l.digest), dest.registry, repo);
     return { digest, destination: `${dest.registry}/${repo}:${dest.tag ?? 'latest'}` };
   } finally {
     rmSync(staging, { recursive: true, force: true });

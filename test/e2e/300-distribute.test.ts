@@ -175,6 +175,25 @@ describe('kept blobs: pulled images keep their digests', () => {
   const layersOf = (s: typeof store): LayerRec[] =>
     existsSync(`${s.root}/layers.json`) ? (JSON.parse(readFileSync(`${s.root}/layers.json`, 'utf8')) as { items: LayerRec[] }).items : [];
 
+  // tspod's blob-location cache (like podman's blob info cache): a second push of the same blobs
+  // to another repository of that registry mounts them from the first. The registry's access log
+  // (scripts/setup-test-host.sh) shows the mount requests.
+  it.skipIf(IS_PODMAN)('a second push to another repository of the same registry mounts the blobs it pushed before', async () => {
+    const creds = `${CREDS.username}:${CREDS.password}`;
+    const tag = Date.now().toString(36);
+    const first = `tspod-e2e-300/cache-a-${tag}`;
+    const second = `tspod-e2e-300/cache-b-${tag}`;
+    await ok(['push', '-q', '--tls-verify=false', '--creds', creds, LAYERS, `${BASIC_REGISTRY}/${first}:1`], { store });
+    await ok(['push', '-q', '--tls-verify=false', '--creds', creds, LAYERS, `${BASIC_REGISTRY}/${second}:1`], { store });
+    const layers = (await ok(['image', 'inspect', '--format', '{{len .RootFS.Layers}}', LAYERS], { store })).stdout.trim();
+    const log = readFileSync(`/var/lib/tspod-test/registry-${BASIC_REGISTRY.split(':')[1]}.log`, 'utf8');
+    const mounts = log.split('\n').filter((l) => l.includes(`"POST /v2/${second}/blobs/uploads/?mount=`) && l.includes(`&from=${encodeURIComponent(first)} `) && / 201 /.test(l));
+    expect(mounts.length).toBe(Number(layers));
+    const uploads = log.split('\n').filter((l) => l.includes(`"PATCH /v2/${second}/blobs/uploads/`) || l.includes(`"PUT /v2/${second}/blobs/uploads/`));
+    // only the config can be uploaded (it is tiny and not cached)
+    expect(uploads.length).toBeLessThanOrEqual(1);
+  });
+
   // podman 4.3 recompresses when the destination lacks the blobs (no mount across registries).
   it.skipIf(IS_PODMAN)('pull → push to another registry keeps layer digests, config and manifest digest; podman pulls it back equal', async () => {
     const src = await ok(['image', 'inspect', '--format', '{{.Digest}} {{.Id}}', LAYERS], { store });
