@@ -10,12 +10,12 @@
 // UDP server). All traffic stays on 127.0.0.1 or inside the containers' namespaces.
 
 import { execFileSync } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, createServer, type Server as NetServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { IS_PODMAN, TEST_USER, asUser, cleanStore, fails, ok, storeFor, tspod } from './helpers.js';
+import { udpEcho } from './net-helpers.js';
 
 const store = storeFor('200-network');
 const A = 'alpine:3.15';
@@ -46,27 +46,6 @@ async function get(url: string, timeoutMs = 10_000): Promise<string> {
   throw new Error(`GET ${url}: ${String(last)}`);
 }
 
-/** One UDP round trip to 127.0.0.1:port; resolves to the answer (retried while the server starts). */
-async function udpEcho(port: number, msg: string, timeoutMs = 8000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  const s = createSocket('udp4');
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await new Promise<string>((resolve, reject) => {
-      s.on('message', (m) => resolve(m.toString()));
-      s.on('error', reject);
-      const send = (): void => {
-        if (Date.now() > deadline) return reject(new Error(`no UDP answer from 127.0.0.1:${port}`));
-        s.send(msg, port, '127.0.0.1');
-        timer = setTimeout(send, 300);
-      };
-      send();
-    });
-  } finally {
-    clearTimeout(timer);
-    s.close();
-  }
-}
 
 /** A free port on 127.0.0.1 (for host ports that must not clash with anything). */
 async function freePort(): Promise<number> {

@@ -7,10 +7,10 @@
 // namespaces the test creates.
 
 import { execFileSync } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IS_PODMAN, TEST_USER, asUser, cleanStore, fails, ok, storeFor, tspod } from './helpers.js';
+import { udpEcho } from './net-helpers.js';
 
 const store = storeFor('210-user-networks');
 const A = 'alpine:3.15';
@@ -71,27 +71,6 @@ async function get(url: string, timeoutMs = 10_000): Promise<string> {
   throw new Error(`GET ${url}: ${String(last)}`);
 }
 
-/** One UDP round trip to 127.0.0.1:port (retried while the server starts). */
-async function udpEcho(port: number, msg: string, timeoutMs = 8000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  const s = createSocket('udp4');
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await new Promise<string>((resolve, reject) => {
-      s.on('message', (m) => resolve(m.toString()));
-      s.on('error', reject);
-      const send = (): void => {
-        if (Date.now() > deadline) return reject(new Error(`no UDP answer from 127.0.0.1:${port}`));
-        s.send(msg, port, '127.0.0.1');
-        timer = setTimeout(send, 300);
-      };
-      send();
-    });
-  } finally {
-    clearTimeout(timer);
-    s.close();
-  }
-}
 
 /** tspod-portfwd processes of the test user whose command line names `key`. */
 async function forwarders(key: string): Promise<string[]> {
