@@ -10,6 +10,8 @@ import { TspodError } from '../errors.js';
 import { isMounted, mountRootfs, storageDriver, unmountRootfs } from '../storage/mount.js';
 import type { ContainerRecord, ContainerStore } from '../storage/containers.js';
 import { lookupContainer, monitorAlive, syncStates } from './containers.js';
+import { keepIdFuseMappings } from '../runtime/keepid.js';
+import { rootlessIds } from './keepid.js';
 import type { Engine } from './index.js';
 
 export function mergedDir(cs: ContainerStore, id: string): string {
@@ -27,7 +29,9 @@ export async function mountContainerRootfs(engine: Engine, rec: ContainerRecord)
   cs.ensureDirs(rec.id);
   const merged = join(dir, 'merged');
   const lowers = img.layers.map((l) => store.layerDiffDir(l)).reverse();
-  await mountRootfs(store, driver, { lowers, upper: join(dir, 'diff'), work: join(dir, 'work'), merged }, engine.ctx.rootless);
+  const ids = rootlessIds(engine.ctx);
+  const idmap = ids ? keepIdFuseMappings(rec.config.userns, ids) : undefined;
+  await mountRootfs(store, driver, { lowers, upper: join(dir, 'diff'), work: join(dir, 'work'), merged, idmap }, engine.ctx.rootless);
   await cs.modify(rec.id, (c) => (c.state.mounted = true));
   return merged;
 }

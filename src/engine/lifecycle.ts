@@ -11,7 +11,7 @@ import { runtimeDelete, runtimeForget, runtimeKill, runtimeMessage, runtimeStart
 import { chooseRuntime, cgroupMode, findExecutable } from '../runtime/probe.js';
 import { unmountRootfs } from '../storage/mount.js';
 import { ContainerStore, type ContainerRecord } from '../storage/containers.js';
-import { readSubids } from '../userns/subid.js';
+import { containerToNamespaceIds, rootlessIds, writeKeepIdFiles } from './keepid.js';
 import { exitFile, lookupContainer, readExitCode, syncStates, monitorAlive } from './containers.js';
 import { helperPath } from './context.js';
 import { readRegularFileNoFollow } from '../util/safe-read.js';
@@ -58,7 +58,7 @@ export function runtimeFor(engine: Engine, rec?: ContainerRecord): RuntimeRef {
  * callers (confine.ts); with a running container (exec, top) a swap between resolution and open is
  * possible, but the last component is opened O_NOFOLLOW and only regular files are read.
  */
-export function viewOf(root: string): RootfsView {
+export function viewOf(root: string, toNamespaceIds: (o: { uid: number; gid: number }) => { uid: number; gid: number } = (o) => o): RootfsView {
   const host = (p: string): string => join(root, p);
   return {
     lstat(p: string): RootfsStat | null {
@@ -77,11 +77,28 @@ export function viewOf(root: string): RootfsView {
       mkdirSync(host(p), { mode });
       if (owner) {
         try {
-          lchownSync(host(p), owner.uid, owner.gid);
+          const o = toNamespaceIds(owner);
+          lchownSync(host(p), o.uid, o.gid);
         } catch {
           /* unmapped owner: keep root */
         }
       }
+    },
+  };
+}
+
+/** A view in which these container files read as the given texts (generated, not in the root). */
+function withFiles(view: RootfsView, files: Record<string, string | undefined>): RootfsView {
+  const text = (p: string): string | undefined => files[p];
+  return {
+    ...view,
+    lstat: (p) => {
+      const t = text(p);
+      return t === undefined ? view.lstat(p) : ({ type: 'file', size: Buffer.byteLength(t), mode: 0o100644, uid: 0, gid: 0 } as RootfsStat);
+    },
+    readFile: (p, max) => {
+      const t = text(p);
+      return t === undefined ? view.readFile(p, max) : Buffer.from(t);
     },
   };
 }
@@ -95,8 +112,6 @@ export async function prepareBundle(engine: Engine, rec: ContainerRecord, net?: 
   const imageConfig = (JSON.parse(store.imageConfig(rec.imageId).toString('utf8')) as ImageConfigDoc).config ?? {};
   const cfg = rec.config;
   const hostname = cfg.hostname ?? (cfg.network === 'host' ? hostHostname() : rec.id.slice(0, 12));
-  const uidRanges = engine.ctx.rootless ? readSubids('uid', engine.ctx.hostUid, undefined, engine.ctx.env) : [];
-  const gidRanges = engine.ctx.rootless ? readSubids('gid', engine.ctx.hostUid, undefined, engine.ctx.env) : [];
   const binds = await applyOverlayVolumes(
     cfg.mounts.filter((m) => m.type === 'bind' || m.type === 'volume').map((m) => ({ source: m.source, destination: m.destination, options: m.options })),
     cs.dir(rec.id),
@@ -115,11 +130,19 @@ export async function prepareBundle(engine: Engine, rec: ContainerRecord, net?: 
     }
     imageVolumeSources[dst] = m.source;
   }
+  const toNamespaceIds = containerToNamespaceIds(engine.ctx, cfg.userns);
+  let view = viewOf(merged, toNamespaceIds);
+  const keepId = writeKeepIdFiles(engine.ctx, cfg.userns, view, join(cs.dir(rec.id), 'userdata'), {
+    mountDestinations: cfg.mounts.map((m) => m.destination),
+    workdir: cfg.workdir || (imageConfig as { WorkingDir?: string }).WorkingDir || '/',
+  });
+  view = withFiles(view, { '/etc/passwd': keepId.passwdText, '/etc/group': keepId.groupText });
+  const etcFiles = { ...etcFilesFor(net, cs, rec, hostname, engine.ctx), passwd: keepId.passwd, group: keepId.group };
   const spec = generateSpec({
     id: rec.id,
     name: rec.name,
     rootfs: merged,
-    view: viewOf(merged),
+    view,
     image: imageConfig as never,
     command: cfg.command,
     entrypoint: cfg.entrypoint === undefined ? undefined : cfg.entrypoint.length === 1 ? cfg.entrypoint[0] : cfg.entrypoint,
@@ -146,15 +169,13 @@ export async function prepareBundle(engine: Engine, rec: ContainerRecord, net?: 
     initPath: cfg.init ? (findExecutable('catatonit', engine.ctx.env) ?? '/usr/libexec/podman/catatonit') : undefined,
     rootless: engine.ctx.rootless,
     userns: cfg.userns,
-    rootlessIds: engine.ctx.rootless
-      ? { uid: engine.ctx.hostUid, gid: engine.ctx.hostGid, subUidSize: uidRanges.reduce((n, r) => n + r.count, 0), subGidSize: gidRanges.reduce((n, r) => n + r.count, 0) }
-      : undefined,
+    rootlessIds: rootlessIds(engine.ctx),
     network: net.spec,
     cgroupsAvailable: !engine.ctx.rootless,
     cgroupsMode: cgroupMode(),
     annotations: { ...cfg.annotations, 'io.container.manager': 'tspod' },
     stopSignal: cfg.stopSignal,
-    etcFiles: etcFilesFor(net, cs, rec, hostname, engine.ctx),
+    etcFiles,
     imageVolumeSources,
     hostRlimits: hostRlimits(),
     clampRlimitsToHost: true,
@@ -163,7 +184,8 @@ export async function prepareBundle(engine: Engine, rec: ContainerRecord, net?: 
   mkdirSync(bundle, { recursive: true, mode: 0o700 });
   writeFileSync(join(bundle, 'config.json'), specToJson(spec));
   const user = (spec as { process?: { user?: { uid: number; gid: number } } }).process?.user;
-  chownVolumes(binds, user?.uid ?? 0, user?.gid ?? 0);
+  const volOwner = toNamespaceIds({ uid: user?.uid ?? 0, gid: user?.gid ?? 0 });
+  chownVolumes(binds, volOwner.uid, volOwner.gid);
   const proc = (spec as { process?: { args?: string[]; env?: string[]; cwd?: string; user?: { uid: number; gid: number } } }).process;
   // Recorded with the running state by the caller: one metadata write per start, not two.
   resolvedProcess.set(rec.id, { args: proc?.args ?? [], env: proc?.env ?? [], cwd: proc?.cwd ?? '/', user: proc?.user ? `${proc.user.uid}:${proc.user.gid}` : '0:0' });

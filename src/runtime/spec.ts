@@ -255,7 +255,8 @@ export interface SpecInput {
 
   annotations?: Record<string, string>;
   stopSignal?: string;
-  etcFiles?: { hosts?: string; resolvConf?: string; hostname?: string };
+  /** Host files bind-mounted over the container's (passwd/group: --userns=keep-id's entries added). */
+  etcFiles?: { hosts?: string; resolvConf?: string; hostname?: string; passwd?: string; group?: string };
   /** The engine process's limits (defaults and -1 are clamped to them when clamping applies). */
   hostRlimits?: { nofile?: { soft: number; hard: number }; nproc?: { soft: number; hard: number } };
   /** Clamp rlimits to hostRlimits: default = rootless; also true when the engine lacks CAP_SYS_RESOURCE. */
@@ -356,7 +357,7 @@ function depth(p: string): number {
   return p === '/' ? 0 : p.split('/').length - 1;
 }
 
-function keepIdMappings(
+export function keepIdMappings(
   ids: NonNullable<SpecInput['rootlessIds']>,
   uid: number,
   gid: number,
@@ -373,7 +374,7 @@ function keepIdMappings(
   return { uidMappings: one(uid, ids.subUidSize), gidMappings: one(gid, ids.subGidSize) };
 }
 
-function parseKeepId(v: string): { uid?: number; gid?: number } {
+export function parseKeepId(v: string): { uid?: number; gid?: number } {
   const out: { uid?: number; gid?: number } = {};
   const rest = v.slice('keep-id'.length);
   if (rest === '') return out;
@@ -557,6 +558,8 @@ export function generateSpec(input: SpecInput): OciSpec {
     [etc.hosts, '/etc/hosts'],
     [etc.resolvConf, '/etc/resolv.conf'],
     [etc.hostname, '/etc/hostname'],
+    [etc.passwd, '/etc/passwd'],
+    [etc.group, '/etc/group'],
   ];
   for (const [src, dst] of etcList) {
     if (src) extra.push({ destination: dst, type: 'bind', source: src, options: ['bind', 'rprivate'], what: dst, user: false });
