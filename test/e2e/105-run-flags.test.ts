@@ -166,10 +166,12 @@ describe('--userns: other values', () => {
     expect(await run([A, 'id', '-u'])).toBe('0\n');
   });
 
-  it('an unknown mode: exit 125, an error naming it, no container left', async () => {
-    const r = await fails(['run', '--rm', '--userns=bogus', A, 'true'], 125, { store });
-    expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^Error: .*bogus/);
+  it('an unknown mode: exit 125, an error naming it, no container created', async () => {
+    for (const verb of [['run', '--rm'], ['create']]) {
+      const r = await fails([...verb, '--userns=bogus', A, 'true'], 125, { store });
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/^Error: .*bogus/);
+    }
     expect(await allIds()).toEqual([]);
   });
 
@@ -186,6 +188,60 @@ describe('--userns: other values', () => {
       const r = await fails(['run', '--rm', `--userns=${mode}`, A, 'true'], 125, { store });
       expect(r.stderr).toBe(`Error: --userns=${mode} is not supported\n`);
     }
+    expect(await allIds()).toEqual([]);
+  });
+});
+
+describe('--device (rootless: the host node is bind-mounted)', () => {
+  /** `ls -l` of a device inside: type, major, minor; and its /proc/mounts options. */
+  const probe = (dev: string): string => `ls -l ${dev} | awk '{print substr($1,1,1), $5, $6}'; awk '$2 == "${dev}" {split($4, o, ","); print o[1]}' /proc/mounts`;
+
+  it('--device /dev/null:/dev/mynull: the same device under the new name, writable', async () => {
+    const out = await run(['--device', '/dev/null:/dev/mynull', A, 'sh', '-c', `${probe('/dev/mynull')}; echo gone > /dev/mynull && echo written`]);
+    expect(out).toBe('c 1, 3\nrw\nwritten\n');
+  });
+
+  it('--device /dev/fuse: the host node at the same path', async (ctx) => {
+    if (!statSync('/dev/fuse', { throwIfNoEntry: false })?.isCharacterDevice()) ctx.skip(); // requirement: /dev/fuse on the host
+    expect(await run(['--device', '/dev/fuse', A, 'sh', '-c', probe('/dev/fuse')])).toBe('c 10, 229\nrw\n');
+  });
+
+  // Rootless there is no device cgroup: the permissions only choose a read-only or read-write bind
+  // mount, as in podman. (A read-only mount does not stop writes to a device node: only the device
+  // cgroup could, so the test does not claim it.)
+  it('permissions: :r mounts the node read-only, :rw and :rwm read-write', async () => {
+    expect(await run(['--device', '/dev/null:/dev/mynull:r', A, 'sh', '-c', probe('/dev/mynull')])).toBe('c 1, 3\nro\n');
+    expect(await run(['--device', '/dev/null:/dev/mynull:rw', A, 'sh', '-c', probe('/dev/mynull')])).toBe('c 1, 3\nrw\n');
+    expect(await run(['--device', '/dev/null:/dev/mynull:rwm', A, 'sh', '-c', probe('/dev/mynull')])).toBe('c 1, 3\nrw\n');
+    // SRC:PERMS, no destination (not /dev/null: the runtime mounts its own default devices over it)
+    expect(await run(['--device', '/dev/net/tun:r', A, 'sh', '-c', probe('/dev/net/tun')])).toBe('c 10, 200\nro\n');
+  });
+
+  it('a directory stands for the device nodes below it', async () => {
+    expect(await run(['--device', '/dev/net:/dev/mynet', A, 'sh', '-c', probe('/dev/mynet/tun')])).toBe('c 10, 200\nrw\n');
+  });
+
+  it('a host device that does not exist: exit 125, named, no container created', async () => {
+    for (const verb of [['run', '--rm'], ['create']]) {
+      const r = await fails([...verb, '--device', '/dev/nosuchdev', A, 'true'], 125, { store });
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toBe('Error: stat /dev/nosuchdev: no such file or directory\n');
+    }
+    expect(await allIds()).toEqual([]);
+  });
+
+  it('a path that is not a device node, or a directory without any: exit 125, named', async () => {
+    const file = await fails(['create', '--device', '/etc/hostname', A, 'true'], 125, { store });
+    expect(file.stderr).toBe('Error: /etc/hostname is not a valid device: not a device node\n');
+    const dir = await freshDir('nodevices');
+    const empty = await fails(['create', '--device', dir, A, 'true'], 125, { store });
+    expect(empty.stderr).toBe(`Error: no devices found in ${dir}: invalid argument\n`);
+    expect(await allIds()).toEqual([]);
+  });
+
+  it('an invalid permission string: exit 125', async () => {
+    const r = await fails(['create', '--device', '/dev/null:/dev/x:rwx', A, 'true'], 125, { store });
+    expect(r.stderr).toBe('Error: invalid device mode: rwx\n');
     expect(await allIds()).toEqual([]);
   });
 });
