@@ -238,8 +238,23 @@ export async function createContainer(engine: Engine, o: CreateOptions, onPull?:
   if (!imageId || o.pull === 'always' || o.pull === 'newer') {
     if (o.pull === 'never' && !imageId) throw new TspodError('no-such-image', `${o.image}: image not known`);
     if (o.pull !== 'never') {
+      // --pull newer with a local image: as podman, say nothing unless the registry has something
+      // newer (events are held until a layer is downloaded or the pull ends with another image).
+      const quiet = o.pull === 'newer' && imageId !== undefined && onPull !== undefined;
+      const held: PullEvent[] = [];
+      let passing = !quiet;
+      const events = onPull && ((e: PullEvent): void => {
+        if (!passing && (e.type === 'progress' || (e.type === 'blob' && e.state === 'start'))) {
+          passing = true;
+          for (const h of held.splice(0)) onPull(h);
+        }
+        if (passing) onPull(e);
+        else held.push(e);
+      });
       try {
-        imageId = (await engine.pull(o.image, { platform: o.platform }, onPull)).id;
+        const pulled = (await engine.pull(o.image, { platform: o.platform }, events)).id;
+        if (!passing && pulled !== imageId && onPull) for (const h of held) onPull(h);
+        imageId = pulled;
       } catch (e) {
         if (o.pull !== 'newer' || !imageId) throw e;
       }

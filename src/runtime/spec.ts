@@ -1141,7 +1141,7 @@ export function parseTmpfs(spec: string): { destination: string; options: string
   }
   const has = (x: string): boolean => flags.includes(x);
   const options = [has('ro') ? 'ro' : 'rw'];
-  if (!has('exec')) options.push('noexec');
+  if (has('noexec')) options.push('noexec'); // podman 4.3.1: exec unless asked (Docker: noexec)
   if (!has('suid')) options.push('nosuid');
   if (!has('dev')) options.push('nodev');
   for (const f of flags) if (!['ro', 'rw', 'exec', 'noexec', 'suid', 'nosuid', 'dev', 'nodev'].includes(f)) options.push(f);

@@ -1,14 +1,17 @@
 // run/create flags of issue #3 that 100-run does not cover: --userns (keep-id, keep-id:uid=,gid=,
-// host, unsupported values), --device (renamed, permissions, missing and non-device paths).
+// host, unsupported values), --device (renamed, permissions, missing and non-device paths),
+// --env-host, --group-add, --log-opt max-size, --stop-signal, --mount type=tmpfs, --security-opt
+// seccomp, --pull newer, --sig-proxy, --detach-keys, Docker spellings, and the errors of invalid
+// --ulimit/--shm-size values.
 //
 // Requirements: rootless test user with subordinate ids (200000:65536), the fixture registry on
 // 127.0.0.1:5000 (docker.io mirror), fuse-overlayfs and /dev/fuse (keep-id), /dev/fuse present on
-// the host (scripts/setup-test-host.sh makes it 0666). No networking.
+// the host (scripts/setup-test-host.sh makes it 0666), tmux (--detach-keys). No networking.
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { IS_PODMAN, TEST_USER, asUser, cleanStore, fails, ok, storeFor, tspod } from './helpers.js';
+import { BIN, IS_PODMAN, TEST_USER, asUser, cleanStore, fails, ok, storeFor, tspod } from './helpers.js';
 
 const store = storeFor('105-run-flags');
 const A = 'alpine:3.15';
@@ -243,5 +246,175 @@ describe('--device (rootless: the host node is bind-mounted)', () => {
     const r = await fails(['create', '--device', '/dev/null:/dev/x:rwx', A, 'true'], 125, { store });
     expect(r.stderr).toBe('Error: invalid device mode: rwx\n');
     expect(await allIds()).toEqual([]);
+  });
+});
+
+describe('environment, groups, signals', () => {
+  it('--env-host copies the caller\'s environment; -e still wins', async () => {
+    const r = await ok(['run', '--rm', '--env-host', A, 'sh', '-c', 'echo "$FOO_105|$HOME|$PATH"'], { store, env: { FOO_105: 'from-host' } });
+    expect(r.stdout).toBe(`from-host|${HOME}|/usr/local/bin:/usr/bin:/bin\n`);
+    expect(r.stderr).toBe('');
+    const flag = await ok(['run', '--rm', '--env-host', '-e', 'FOO_105=flag', A, 'sh', '-c', 'echo "$FOO_105"'], { store, env: { FOO_105: 'from-host' } });
+    expect(flag.stdout).toBe('flag\n');
+    // without --env-host nothing leaks
+    const none = await ok(['run', '--rm', A, 'sh', '-c', 'echo "[$FOO_105]"'], { store, env: { FOO_105: 'from-host' } });
+    expect(none.stdout).toBe('[]\n');
+  });
+
+  it('--group-add by id and by name (the container\'s /etc/group)', async () => {
+    expect(await run(['--group-add', '10', '--group-add', 'tester', '-u', 'nobody', A, 'id'])).toBe(
+      'uid=65534(nobody) gid=65534(nobody) groups=10(wheel),1000(tester),65534(nobody)\n',
+    );
+  });
+
+  it('--group-add with a group the image does not have fails', async () => {
+    // podman 4.3.1 resolves groups when the runtime starts the container: 126 (as -u in 100-run)
+    const r = await fails(['run', '--rm', '--group-add', 'nosuchgroup', A, 'id'], IS_PODMAN ? 126 : 125, { store });
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^Error: .*[Uu]nable to find group nosuchgroup: no matching entries in group file\n$/);
+    expect(await allIds()).toEqual([]);
+  });
+
+  // podman 4.3.1 with runc accepts keep-groups and silently keeps no host groups (it needs crun's
+  // run.oci.keep_original_groups); tspod says it cannot.
+  it.skipIf(IS_PODMAN)('--group-add keep-groups: exit 125, not supported', async () => {
+    const r = await fails(['run', '--rm', '--group-add', 'keep-groups', A, 'id'], 125, { store });
+    expect(r.stderr).toBe('Error: --group-add keep-groups is not supported with this OCI runtime\n');
+  });
+
+  it('--stop-signal: stop sends it; an unknown signal is refused', async () => {
+    const name = '105-stopsig';
+    const script = 'trap "echo got-usr1; exit 3" USR1; echo ready; while :; do sleep 0.1; done';
+    await ok(['run', '-d', '--name', name, '--stop-signal', 'SIGUSR1', A, 'sh', '-c', script], { store });
+    for (let i = 0; i < 50 && !(await ok(['logs', name], { store })).stdout.includes('ready'); i++) await new Promise((r) => setTimeout(r, 100));
+    const stop = await ok(['stop', '-t', '10', name], { store });
+    expect(stop.stdout).toBe(`${name}\n`);
+    expect(stop.stderr).toBe('');
+    expect((await ok(['inspect', '--format', '{{.State.ExitCode}}', name], { store })).stdout).toBe('3\n');
+    expect((await ok(['logs', name], { store })).stdout).toBe('ready\ngot-usr1\n');
+    await ok(['rm', name], { store });
+    const bad = await fails(['run', '--rm', '--stop-signal', 'BOGUS', A, 'true'], 125, { store });
+    expect(bad.stderr).toBe('Error: invalid signal: BOGUS\n');
+  });
+
+  it('--sig-proxy (default): a signal sent to run reaches the container; --sig-proxy=false: it does not', async () => {
+    const script = (flag: string, name: string, sig: string, out = `${WORK}/${name}.out`) =>
+      `rm -f ${out}; ${BIN} ${store.args.join(' ')} run --name ${name} ${flag} ${A} sh -c 'trap "echo got-usr1; exit 7" USR1; trap "echo got-term; exit 8" TERM; echo ready; while :; do sleep 0.1; done' > ${out} 2>&1 & pid=$!
+       i=0; until grep -q ready ${out} || [ $i -ge 150 ]; do sleep 0.1; i=$((i+1)); done
+       kill -${sig} $pid; wait $pid; echo "run-exit=$?"; cat ${out}`;
+    const on = await asUser('sh', ['-c', script('', '105-sigproxy', 'USR1')], { timeoutMs: 30_000 });
+    expect(on.code).toBe(0);
+    expect(on.stdout).toBe('run-exit=7\nready\ngot-usr1\n');
+    // without the proxy, SIGTERM ends the CLI and the container keeps running without seeing it (not
+    // SIGUSR1: Go ignores it and node starts its inspector). podman 4.3.1 exits 0, tspod 143 (128+15).
+    const off = await asUser('sh', ['-c', script('--sig-proxy=false', '105-nosigproxy', 'TERM')], { timeoutMs: 30_000 });
+    expect(off.stdout).toBe(`run-exit=${IS_PODMAN ? 0 : 143}\nready\n`);
+    expect((await ok(['inspect', '--format', '{{.State.Status}}', '105-nosigproxy'], { store })).stdout).toBe('running\n');
+    await ok(['rm', '-f', '-t', '0', '105-sigproxy', '105-nosigproxy'], { store });
+  });
+});
+
+describe('logs, mounts, security, pulling', () => {
+  it('--log-opt max-size caps the log file: the end of the output is kept, not all of it', async () => {
+    const name = '105-logsize';
+    const r = await ok(['run', '--name', name, '--log-opt', 'max-size=1k', A, 'sh', '-c', 'i=0; while [ $i -lt 200 ]; do echo line-$i; i=$((i+1)); done'], { store });
+    expect(r.stdout.split('\n').length).toBe(201); // the terminal gets everything
+    const logs = await ok(['logs', name], { store });
+    expect(logs.stdout.length).toBeLessThan(1024);
+    expect(logs.stdout).toMatch(/(^|\n)line-199\n$/);
+    expect(logs.stdout.split('\n').length).toBeLessThan(60);
+    await ok(['rm', name], { store });
+    const bad = await fails(['run', '--rm', '--log-opt', 'max-size=bogus', A, 'true'], 125, { store });
+    expect(bad.stderr).toBe("Error: invalid size: 'bogus'\n");
+  });
+
+  it('--mount type=tmpfs: size, mode; rw, nosuid, nodev and, as podman, exec allowed', async () => {
+    const out = await run(['--mount', 'type=tmpfs,destination=/scr,tmpfs-size=4m,tmpfs-mode=1700', A, 'sh', '-c', 'awk \'$2 == "/scr" {print $3, $4}\' /proc/mounts; stat -c %a /scr; cp /bin/busybox /scr/echo && /scr/echo ran']);
+    const [mount, mode, ran] = out.split('\n');
+    expect(mount).toMatch(/^tmpfs rw,nosuid,nodev,relatime,size=4096k,mode=1700(,|$)/);
+    expect(mode).toBe('1700');
+    expect(ran).toBe('ran');
+    // --tmpfs too, and noexec when asked for
+    expect(await run(['--tmpfs', '/scr', A, 'sh', '-c', 'cp /bin/busybox /scr/echo && /scr/echo ran'])).toBe('ran\n');
+    const r = await fails(['run', '--rm', '--tmpfs', '/scr:noexec', A, 'sh', '-c', 'cp /bin/busybox /scr/echo && /scr/echo ran'], 126, { store });
+    expect(r.stderr).toMatch(/Permission denied/);
+  });
+
+  it('--security-opt seccomp=unconfined (and Docker\'s seccomp:unconfined), label=disable; unknown options fail', async () => {
+    expect(await run([A, 'grep', 'Seccomp:', '/proc/self/status'])).toBe('Seccomp:\t2\n');
+    expect(await run(['--security-opt', 'seccomp=unconfined', A, 'grep', 'Seccomp:', '/proc/self/status'])).toBe('Seccomp:\t0\n');
+    expect(await run(['--security-opt', 'seccomp:unconfined', A, 'grep', 'Seccomp:', '/proc/self/status'])).toBe('Seccomp:\t0\n');
+    expect(await run(['--security-opt', 'label=disable', A, 'echo', 'ok'])).toBe('ok\n');
+    const r = await fails(['run', '--rm', '--security-opt', 'bogus=1', A, 'true'], 125, { store });
+    expect(r.stderr).toMatch(/^Error: invalid --security-opt \d+: "bogus=1"\n$/);
+  });
+
+  it('invalid --ulimit and --shm-size values: exit 125 naming them', async () => {
+    const u = await fails(['run', '--rm', '--ulimit', 'bogus=1', A, 'true'], 125, { store });
+    expect(u.stderr).toMatch(/^Error: .*invalid ulimit type: bogus\n$/);
+    const s = await fails(['run', '--rm', '--shm-size', '1x', A, 'true'], 125, { store });
+    expect(s.stderr).toMatch(/^Error: .*invalid (size|suffix): '1?x'\n$/);
+    expect(await allIds()).toEqual([]);
+  });
+
+  it('--pull newer: pulls an image that is not local; says nothing when the local one is current', async () => {
+    const B = 'busybox:latest';
+    await tspod(['rmi', '-f', B], { store });
+    const first = await ok(['run', '--rm', '--pull', 'newer', B, 'echo', 'one'], { store });
+    expect(first.stdout).toBe('one\n');
+    expect(first.stderr).toMatch(/^Trying to pull docker\.io\/library\/busybox:latest\.\.\.$/m);
+    const again = await ok(['run', '--rm', '--pull', 'newer', B, 'echo', 'two'], { store });
+    expect(again.stdout).toBe('two\n');
+    expect(again.stderr).toBe('');
+  });
+
+  it('Docker spellings: --net, --mount with src/dst/readonly', async () => {
+    expect(await run(['--net', 'none', A, 'ls', '/sys/class/net'])).toBe('lo\n');
+    expect(await run(['--net=none', A, 'ls', '/sys/class/net'])).toBe('lo\n');
+    const dir = await freshDir('docker-mount');
+    expect((await asUser('sh', ['-c', `echo data > ${dir}/f`])).code).toBe(0);
+    const r = await fails(['run', '--rm', '--mount', `type=bind,src=${dir},dst=/d,readonly`, A, 'sh', '-c', 'cat /d/f; touch /d/g'], 1, { store });
+    expect(r.stdout).toBe('data\n');
+    expect(r.stderr).toBe('touch: /d/g: Read-only file system\n');
+  });
+});
+
+describe('--detach-keys', () => {
+  const SOCK = 'tspod-e2e-105';
+  const tmux = async (args: string[]): Promise<string> => {
+    const r = await asUser('tmux', ['-L', SOCK, '-f', '/dev/null', ...args], { timeoutMs: 15_000 });
+    expect(r.code, `tmux ${args.join(' ')}: ${r.stderr}`).toBe(0);
+    return r.stdout;
+  };
+  const waitScreen = async (re: RegExp): Promise<string> => {
+    let s = '';
+    for (let i = 0; i < 150; i++) {
+      s = await tmux(['capture-pane', '-p', '-t', 'dk']);
+      if (s.split('\n').some((l) => re.test(l.trimEnd()))) return s;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`the screen never showed ${re}:\n${s}`);
+  };
+
+  afterAll(async () => {
+    await asUser('tmux', ['-L', SOCK, 'kill-server']);
+  });
+
+  it('an invalid sequence is refused', async () => {
+    // podman 4.3.1 exits 126 here; tspod 125, the code of every invalid flag value
+    const r = await fails(['run', '--rm', '--detach-keys', 'bogus-keys', A, 'true'], IS_PODMAN ? 126 : 125, { store });
+    expect(r.stderr).toMatch(/^Error: invalid detach keys: .*bogus-keys/);
+    expect(await allIds()).toEqual([]);
+  });
+
+  it('run -it --detach-keys ctrl-x: the custom sequence detaches, the container keeps running', async () => {
+    await asUser('tmux', ['-L', SOCK, 'kill-server']);
+    const cmd = `${[BIN, ...store.args, 'run', '-it', '--name', '105-detach', '--detach-keys', 'ctrl-x', A, '/bin/sh'].join(' ')}; echo "[exit=$?]"`;
+    await tmux(['new-session', '-d', '-s', 'dk', '-x', '100', '-y', '30', cmd, ';', 'set-option', '-t', 'dk', 'remain-on-exit', 'on']);
+    await waitScreen(/^\/ #$/);
+    await tmux(['send-keys', '-t', 'dk', 'C-x']);
+    await waitScreen(/\[exit=0\]$/);
+    expect((await ok(['inspect', '--format', '{{.State.Status}}', '105-detach'], { store })).stdout).toBe('running\n');
+    await ok(['rm', '-f', '-t', '0', '105-detach'], { store });
   });
 });
