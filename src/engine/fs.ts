@@ -11,7 +11,7 @@ import { isMounted, mountRootfs, storageDriver, unmountRootfs } from '../storage
 import type { ContainerRecord, ContainerStore } from '../storage/containers.js';
 import { lookupContainer, monitorAlive, syncStates } from './containers.js';
 import { keepIdFuseMappings } from '../runtime/keepid.js';
-import { rootlessIds } from './keepid.js';
+import { rootlessIds, tarOwnerMapArgs } from './keepid.js';
 import type { Engine } from './index.js';
 
 export function mergedDir(cs: ContainerStore, id: string): string {
@@ -219,7 +219,8 @@ export async function exportContainer(engine: Engine, input: string, out: TarSin
     try {
       // Top-level names, so the members read `bin/...` as podman's do (not `./bin/...`).
       const names = readdirSync(fdPath(rootFd)).sort();
-      const args = ['-C', fdPath(rootFd), '--numeric-owner', '--sort=name', '--xattrs', '--xattrs-include=*', '-cf', '-', '--null', '--verbatim-files-from', '-T', '-'];
+      const idMap = tarOwnerMapArgs(engine.ctx, rec.config.userns, join(cs.dir(rec.id), 'userdata'));
+      const args = ['-C', fdPath(rootFd), '--numeric-owner', ...idMap, '--sort=name', '--xattrs', '--xattrs-include=*', '-cf', '-', '--null', '--verbatim-files-from', '-T', '-'];
       const direct = typeof out.fd === 'number';
       const child = spawn('tar', args, { stdio: ['pipe', direct ? out.fd! : 'pipe', 'pipe'] });
       const done = waitTar(child, `exporting container ${rec.name}`);

@@ -40,6 +40,32 @@ export function containerToNamespaceIds(
   return (o) => ({ uid: map(o.uid, m.uidMappings), gid: map(o.gid, m.gidMappings) });
 }
 
+/**
+ * GNU tar arguments that give a keep-id container's files their own ids when tar reads them through
+ * the shifted (fuse-overlayfs) root: export and cp out of the container must show the image's root
+ * files as 0, not as the namespace's id that stands for 0 inside. [] for other containers. The map
+ * files (one line per shifted id) are written to the container's userdata directory.
+ */
+export function tarOwnerMapArgs(ctx: Pick<EngineContext, 'rootless' | 'hostUid' | 'hostGid' | 'env'>, userns: string | undefined, userdata: string): string[] {
+  const ids = rootlessIds(ctx);
+  const k = ids ? keepIdIds(userns, ids) : undefined;
+  if (!ids || !k) return [];
+  const m = keepIdMappings(ids, k.uid, k.gid);
+  const lines = (ranges: OciIdMapping[]): string => {
+    let out = '';
+    for (const r of ranges) {
+      if (r.containerID === r.hostID) continue;
+      for (let i = 0; i < r.size; i++) out += `+${r.hostID + i} +${r.containerID + i}\n`;
+    }
+    return out;
+  };
+  const owner = join(userdata, 'tar-owner-map');
+  const group = join(userdata, 'tar-group-map');
+  writeFileSync(owner, lines(m.uidMappings), { mode: 0o600 });
+  writeFileSync(group, lines(m.gidMappings), { mode: 0o600 });
+  return [`--owner-map=${owner}`, `--group-map=${group}`];
+}
+
 /** The host's passwd entry for uid (the host's /etc/passwd is visible in the user's namespace). */
 function hostUser(uid: number, gid: number): HostUser | undefined {
   const read = (f: string): string => {
