@@ -59,6 +59,8 @@ export interface CreateOptions {
   stopTimeout?: number;
   memory?: string;
   cpus?: string;
+  /** Names of cgroup limit flags given that tspod does not apply (--cpu-shares, --pids-limit...). */
+  otherLimits?: string[];
   detachKeys?: string;
   platform?: string;
   createCommand: string[];
@@ -221,6 +223,16 @@ export async function createContainer(engine: Engine, o: CreateOptions, onPull?:
         hint: 'Rootless resource limits need cgroups v2 with controllers delegated to the user (systemd Delegate=yes); this host has hybrid cgroups',
       });
     }
+  }
+  const other = o.otherLimits ?? [];
+  if (other.length) {
+    const flags = other.map((f) => `--${f}`).join(', ');
+    if (engine.ctx.rootless) {
+      throw new TspodError('unsupported', `${flags} ${other.length > 1 ? 'need' : 'needs'} cgroup limits, which rootless containers cannot use on this host`, {
+        hint: 'Rootless resource limits need cgroups v2 with controllers delegated to the user (systemd Delegate=yes); this host has hybrid cgroups',
+      });
+    }
+    throw new TspodError('unsupported', `${flags}: not supported by tspod yet (only --memory and --cpus are applied)`);
   }
   const restartPolicy = parseRestart(o.restart);
   checkUserns(o.userns);

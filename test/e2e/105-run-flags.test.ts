@@ -414,6 +414,22 @@ describe('logs, mounts, security, pulling', () => {
   });
 });
 
+// podman 4.3.1 prints "Resource limits are not supported and ignored on cgroups V1 rootless
+// systems" and runs the container; tspod refuses them with the reason, as --memory in 100-run.
+describe.skipIf(IS_PODMAN)('cgroup limit flags of Docker and podman, rootless', () => {
+  it('parse, and are refused naming the flags: exit 125, no container', async () => {
+    const one = await fails(['run', '--rm', '--oom-kill-disable', A, 'true'], 125, { store });
+    expect(one.stderr).toMatch(/^Error: --oom-kill-disable needs cgroup limits, which rootless containers cannot use on this host\n/);
+    const two = await fails(['run', '--rm', '--cpu-shares', '512', '--memory-swappiness=0', A, 'true'], 125, { store });
+    expect(two.stderr).toMatch(/^Error: --cpu-shares, --memory-swappiness need cgroup limits/);
+    expect(await allIds()).toEqual([]);
+  });
+
+  it('values that ask for no limit are accepted', async () => {
+    expect(await run(['--pids-limit', '-1', '--oom-kill-disable=false', A, 'echo', 'fine'])).toBe('fine\n');
+  });
+});
+
 describe('--detach-keys', () => {
   const SOCK = 'tspod-e2e-105';
   const tmux = async (args: string[]): Promise<string> => {
