@@ -128,10 +128,11 @@ export function checkDevices(specs: readonly string[]): string[] {
 }
 
 /** `--userns` modes tspod runs: refused at create time, as podman does, not when starting. */
-function checkUserns(mode: string | undefined): void {
+function checkUserns(mode: string | undefined, rootless: boolean): void {
   if (mode === undefined || mode === '' || mode === 'host') return;
   if (mode.startsWith('keep-id')) {
     keepIdIds(mode, { uid: 0, gid: 0 }); // throws on unknown options
+    if (!rootless) throw new TspodError('unsupported', '--userns=keep-id is only supported for rootless containers');
     return;
   }
   throw new TspodError('unsupported', `--userns=${mode} is not supported`);
@@ -235,7 +236,7 @@ export async function createContainer(engine: Engine, o: CreateOptions, onPull?:
     throw new TspodError('unsupported', `${flags}: not supported by tspod yet (only --memory and --cpus are applied)`);
   }
   const restartPolicy = parseRestart(o.restart);
-  checkUserns(o.userns);
+  checkUserns(o.userns, engine.ctx.rootless);
   const devices = checkDevices(o.devices ?? []);
   if (o.rm && restartPolicy.name !== 'no') throw new TspodError('invalid-argument', 'the --rm option conflicts with --restart');
   let imageId: string | undefined;
