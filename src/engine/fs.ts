@@ -29,7 +29,7 @@ export async function mountContainerRootfs(engine: Engine, rec: ContainerRecord)
   cs.ensureDirs(rec.id);
   const merged = join(dir, 'merged');
   const lowers = img.layers.map((l) => store.layerDiffDir(l)).reverse();
-  const ids = rootlessIds(engine.ctx);
+  const ids = rec.config.userns?.startsWith('keep-id') ? rootlessIds(engine.ctx) : undefined;
   const idmap = ids ? keepIdFuseMappings(rec.config.userns, ids) : undefined;
   await mountRootfs(store, driver, { lowers, upper: join(dir, 'diff'), work: join(dir, 'work'), merged, idmap }, engine.ctx.rootless);
   await cs.modify(rec.id, (c) => (c.state.mounted = true));

@@ -12,11 +12,25 @@ import { parseGroup, parsePasswd } from '../runtime/user.js';
 import { readSubids } from '../userns/subid.js';
 import type { EngineContext } from './context.js';
 
-/** The user's host ids and the sizes of their subordinate ranges (rootless only). */
-export function rootlessIds(ctx: Pick<EngineContext, 'rootless' | 'hostUid' | 'hostGid' | 'env'>): SpecInput['rootlessIds'] {
+type Ctx = Pick<EngineContext, 'rootless' | 'hostUid' | 'hostGid' | 'env'>;
+const idsCache = new WeakMap<Ctx, SpecInput['rootlessIds']>();
+
+/** The user's host ids and the sizes of their subordinate ranges (rootless only; read once per context). */
+export function rootlessIds(ctx: Ctx): SpecInput['rootlessIds'] {
   if (!ctx.rootless) return undefined;
+  if (idsCache.has(ctx)) return idsCache.get(ctx);
   const size = (kind: 'uid' | 'gid'): number => readSubids(kind, ctx.hostUid, undefined, ctx.env).reduce((n, r) => n + r.count, 0);
-  return { uid: ctx.hostUid, gid: ctx.hostGid, subUidSize: size('uid'), subGidSize: size('gid') };
+  const ids = { uid: ctx.hostUid, gid: ctx.hostGid, subUidSize: size('uid'), subGidSize: size('gid') };
+  idsCache.set(ctx, ids);
+  return ids;
+}
+
+/** The keep-id ids of a container (undefined unless rootless with --userns=keep-id*). */
+function keepIdOf(ctx: Ctx, userns: string | undefined): { ids: NonNullable<SpecInput['rootlessIds']>; k: { uid: number; gid: number } } | undefined {
+  if (!ctx.rootless || !userns?.startsWith('keep-id')) return undefined;
+  const ids = rootlessIds(ctx);
+  const k = ids ? keepIdIds(userns, ids) : undefined;
+  return ids && k ? { ids, k } : undefined;
 }
 
 /**
@@ -25,12 +39,12 @@ export function rootlessIds(ctx: Pick<EngineContext, 'rootless' | 'hostUid' | 'h
  * container has a keep-id user namespace of its own.
  */
 export function containerToNamespaceIds(
-  ctx: Pick<EngineContext, 'rootless' | 'hostUid' | 'hostGid' | 'env'>,
+  ctx: Ctx,
   userns: string | undefined,
 ): (o: { uid: number; gid: number }) => { uid: number; gid: number } {
-  const ids = rootlessIds(ctx);
-  const k = ids ? keepIdIds(userns, ids) : undefined;
-  if (!ids || !k) return (o) => o;
+  const kk = keepIdOf(ctx, userns);
+  if (!kk) return (o) => o;
+  const { ids, k } = kk;
   const m = keepIdMappings(ids, k.uid, k.gid);
   // an id the container namespace does not map: overflow, as the kernel shows it
   const map = (id: number, ranges: OciIdMapping[]): number => {
@@ -46,10 +60,10 @@ export function containerToNamespaceIds(
  * files as 0, not as the namespace's id that stands for 0 inside. [] for other containers. The map
  * files (one line per shifted id) are written to the container's userdata directory.
  */
-export function tarOwnerMapArgs(ctx: Pick<EngineContext, 'rootless' | 'hostUid' | 'hostGid' | 'env'>, userns: string | undefined, userdata: string): string[] {
-  const ids = rootlessIds(ctx);
-  const k = ids ? keepIdIds(userns, ids) : undefined;
-  if (!ids || !k) return [];
+export function tarOwnerMapArgs(ctx: Ctx, userns: string | undefined, userdata: string): string[] {
+  const kk = keepIdOf(ctx, userns);
+  if (!kk) return [];
+  const { ids, k } = kk;
   const m = keepIdMappings(ids, k.uid, k.gid);
   const lines = (ranges: OciIdMapping[]): string => {
     let out = '';
@@ -93,15 +107,15 @@ export interface KeepIdFiles {
 
 /** Writes <userdata>/passwd and /group when the caller needs entries the image does not have. */
 export function writeKeepIdFiles(
-  ctx: Pick<EngineContext, 'rootless' | 'hostUid' | 'hostGid' | 'env'>,
+  ctx: Ctx,
   userns: string | undefined,
   view: RootfsView,
   userdata: string,
   opts: { mountDestinations: string[]; workdir: string },
 ): KeepIdFiles {
-  const ids = rootlessIds(ctx);
-  const k = ids ? keepIdIds(userns, ids) : undefined;
-  if (!ids || !k) return {};
+  const kk = keepIdOf(ctx, userns);
+  if (!kk) return {};
+  const { ids, k } = kk;
   // As podman: keep-id:uid=N gets a generic "container user" entry named after the ids, plain
   // keep-id the caller's own name, GECOS and (when mounted) home.
   const user: HostUser | undefined =
