@@ -259,6 +259,18 @@ describe('--device (rootless: the host node is bind-mounted)', () => {
     expect(await run(['--device', '/dev/net:/dev/mynet', A, 'sh', '-c', probe('/dev/mynet/tun')])).toBe('c 10, 200\nrw\n');
   });
 
+  // podman 4.3.1 rootless prints [] here; as root it prints this shape (with empty permissions), as
+  // Docker does (with them).
+  it.skipIf(IS_PODMAN)('inspect shows the devices in Docker\'s shape, directories expanded', async () => {
+    await ok(['create', '--name', '105-dev-inspect', '--device', '/dev/null:/dev/mynull:r', '--device', '/dev/net', A, 'true'], { store });
+    const r = await ok(['inspect', '--format', '{{json .HostConfig.Devices}}', '105-dev-inspect'], { store });
+    expect(JSON.parse(r.stdout)).toEqual([
+      { PathOnHost: '/dev/null', PathInContainer: '/dev/mynull', CgroupPermissions: 'r' },
+      { PathOnHost: '/dev/net/tun', PathInContainer: '/dev/net/tun', CgroupPermissions: 'rwm' },
+    ]);
+    await ok(['rm', '105-dev-inspect'], { store });
+  });
+
   it('a host device that does not exist: exit 125, named, no container created', async () => {
     for (const verb of [['run', '--rm'], ['create']]) {
       const r = await fails([...verb, '--device', '/dev/nosuchdev', A, 'true'], 125, { store });
