@@ -1,11 +1,12 @@
 // Running containers: prepare the root filesystem and bundle, start the monitor, attach, start,
 // wait, stop, kill, clean up after exit (unmount, runtime delete, --rm, restart policy).
-import { closeSync, existsSync, constants as fsc, lchownSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, constants as fsc, lchownSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname as hostHostname } from 'node:os';
 import { join } from 'node:path';
 import { TspodError } from '../errors.js';
 import { generateSpec, imageVolumeDestinations, specToJson, type RootfsView } from '../runtime/spec.js';
-import type { RootfsStat } from '../runtime/confine.js';
+import { resolveInRoot, type RootfsStat } from '../runtime/confine.js';
+import { VolumeStore } from '../storage/volumes.js';
 import { spawnMonitor, connectAttach, demux, CTL_RESIZE } from '../runtime/monitor.js';
 import { runtimeDelete, runtimeForget, runtimeKill, runtimeMessage, runtimeStart, runtimeState, type RuntimeRef } from '../runtime/oci.js';
 import { chooseRuntime, cgroupMode, findExecutable } from '../runtime/probe.js';
@@ -186,6 +187,19 @@ export async function prepareBundle(engine: Engine, rec: ContainerRecord, net?: 
   const user = (spec as { process?: { user?: { uid: number; gid: number } } }).process?.user;
   const volOwner = toNamespaceIds({ uid: user?.uid ?? 0, gid: user?.gid ?? 0 });
   chownVolumes(binds, volOwner.uid, volOwner.gid);
+  // podman's fixVolumePermissions: the first container to mount a named volume gives it to its
+  // process's user, or the owner and mode of the directory the image has at the mount point.
+  for (const m of cfg.mounts) {
+    if (m.type !== 'volume' || !m.name) continue;
+    await new VolumeStore(store).firstUse(m.name, (dir) => {
+      lchownSync(dir, volOwner.uid, volOwner.gid);
+      const st = lstatSync(join(merged, resolveInRoot(view, m.destination)), { throwIfNoEntry: false });
+      if (st?.isDirectory()) {
+        lchownSync(dir, st.uid, st.gid);
+        chmodSync(dir, st.mode & 0o7777);
+      }
+    });
+  }
   const proc = (spec as { process?: { args?: string[]; env?: string[]; cwd?: string; user?: { uid: number; gid: number } } }).process;
   // Recorded with the running state by the caller: one metadata write per start, not two.
   resolvedProcess.set(rec.id, { args: proc?.args ?? [], env: proc?.env ?? [], cwd: proc?.cwd ?? '/', user: proc?.user ? `${proc.user.uid}:${proc.user.gid}` : '0:0' });

@@ -156,7 +156,7 @@ export function toInspect(store: Store, rec: VolumeRecord): VolumeInspect {
     ...(rec.anonymous ? { Anonymous: true } : {}),
     MountCount: 0,
     NeedsCopyUp: true,
-    NeedsChown: true,
+    NeedsChown: !rec.chowned,
   } as VolumeInspect;
   if (!rec.anonymous) Object.defineProperty(out, 'Anonymous', { value: false, enumerable: false });
   return out;

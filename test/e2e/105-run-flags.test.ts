@@ -442,6 +442,27 @@ describe.skipIf(IS_PODMAN)('cgroup limit flags of Docker and podman, rootless', 
   });
 });
 
+describe('named volumes and the process user (-u, keep-id)', () => {
+  afterEach(async () => {
+    await tspod(['volume', 'rm', '-f', '105-vol-u', '105-vol-img', '105-vol-keepid'], { store });
+  });
+
+  it('the first container gives a new volume to its user; later ones leave it alone', async () => {
+    expect(await run(['-u', '1000', '-v', '105-vol-u:/data', A, 'stat', '-c', '%u:%g %a', '/data'])).toBe('1000:1000 755\n');
+    expect((await ok(['volume', 'inspect', '--format', '{{.NeedsChown}}', '105-vol-u'], { store })).stdout).toBe('false\n');
+    expect(await run(['-u', 'nobody', '-v', '105-vol-u:/data', A, 'stat', '-c', '%u:%g', '/data'])).toBe('1000:1000\n');
+  });
+
+  it('a directory the image has at the mount point gives its owner and mode', async () => {
+    expect(await run(['-u', '1000', '-v', '105-vol-img:/tmp', A, 'stat', '-c', '%u:%g %a', '/tmp'])).toBe('0:0 1777\n');
+  });
+
+  it('keep-id -u 0: the volume is the container root\'s, as keep-id maps it', async () => {
+    expect(await run(['--userns=keep-id', '-u', '0', '-v', '105-vol-keepid:/data', A, 'stat', '-c', '%u:%g', '/data'])).toBe('0:0\n');
+    expect(await run(['--userns=keep-id', '-v', '105-vol-keepid:/data', A, 'stat', '-c', '%u:%g', '/data'])).toBe('0:0\n');
+  });
+});
+
 describe('--detach-keys', () => {
   const SOCK = 'tspod-e2e-105';
   const tmux = async (args: string[]): Promise<string> => {
