@@ -1,8 +1,8 @@
 // run/create flags of issue #3 that 100-run does not cover: --userns (keep-id, keep-id:uid=,gid=,
 // host, unsupported values), --device (renamed, permissions, missing and non-device paths),
 // --env-host, --group-add, --log-opt max-size, --stop-signal, --mount type=tmpfs, --security-opt
-// seccomp, --pull newer, --sig-proxy, --detach-keys, Docker spellings, and the errors of invalid
-// --ulimit/--shm-size values.
+// seccomp, --pull newer, --sig-proxy, --detach-keys, Docker spellings, the errors of invalid
+// --ulimit/--shm-size values, cgroup limit flags rootless, and who owns a new named volume.
 //
 // Requirements: rootless test user with subordinate ids (200000:65536), the fixture registry on
 // 127.0.0.1:5000 (docker.io mirror), fuse-overlayfs and /dev/fuse (keep-id), /dev/fuse present on
