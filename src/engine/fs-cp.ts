@@ -121,6 +121,30 @@ function tarFromContainer(rootFd: number, rec: ContainerRecord, path: string, fo
   };
 }
 
+/**
+ * podman's volume copy-up: what the image has at a new named volume's mount point is copied into the
+ * volume, when that is a directory and the volume is still empty. `merged` is the container's
+ * mounted root; the source is read like `cp` reads a container (pinned root, tar of the resolved
+ * directory), so nothing outside the root is read and FIFOs are never opened.
+ */
+export async function copyUpToVolume(engine: Engine, rec: ContainerRecord, merged: string, dest: string, dataDir: string): Promise<void> {
+  if (readdirSync(dataDir).length) return;
+  const rootFd = openSync(merged, fsc.O_RDONLY | fsc.O_DIRECTORY);
+  try {
+    const view = fdView(rootFd);
+    const resolved = resolveInRoot(view, ctrPath(dest));
+    if (resolved === '/' || view.lstat(resolved)?.type !== 'dir') return;
+    const src = tarFromContainer(rootFd, rec, `${resolved}/.`, false, []);
+    try {
+      await extract(engine, src, dataDir, `copying ${dest} of container ${rec.name} into its volume`);
+    } finally {
+      src.close();
+    }
+  } finally {
+    closeSync(rootFd);
+  }
+}
+
 /** Runs tspod-extract on the stream into `dest` (an empty directory). */
 async function extract(engine: Engine, src: TarSource, dest: string, what: string): Promise<void> {
   const args = engine.ctx.rootless ? ['--rootless', dest] : [dest];

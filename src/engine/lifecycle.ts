@@ -114,7 +114,10 @@ export async function prepareBundle(engine: Engine, rec: ContainerRecord, net?: 
   const cfg = rec.config;
   const hostname = cfg.hostname ?? (cfg.network === 'host' ? hostHostname() : rec.id.slice(0, 12));
   const binds = await applyOverlayVolumes(
-    cfg.mounts.filter((m) => m.type === 'bind' || m.type === 'volume').map((m) => ({ source: m.source, destination: m.destination, options: m.options })),
+    cfg.mounts
+      .filter((m) => m.type === 'bind' || m.type === 'volume')
+      // copy/nocopy are ours (volume copy-up below), not mount options
+      .map((m) => ({ source: m.source, destination: m.destination, options: m.options.filter((o) => o !== 'copy' && o !== 'nocopy') })),
     cs.dir(rec.id),
     engine.ctx.rootless,
   );
@@ -187,11 +190,17 @@ export async function prepareBundle(engine: Engine, rec: ContainerRecord, net?: 
   const user = (spec as { process?: { user?: { uid: number; gid: number } } }).process?.user;
   const volOwner = toNamespaceIds({ uid: user?.uid ?? 0, gid: user?.gid ?? 0 });
   chownVolumes(binds, volOwner.uid, volOwner.gid);
-  // podman's fixVolumePermissions: the first container to mount a named volume gives it to its
-  // process's user, or the owner and mode of the directory the image has at the mount point.
+  // podman's copy-up and fixVolumePermissions: the first container to mount a named volume copies
+  // the image's content at the mount point into it (unless nocopy), and gives it to its process's
+  // user, or the owner and mode of the directory the image has at the mount point.
   for (const m of cfg.mounts) {
     if (m.type !== 'volume' || !m.name) continue;
-    await new VolumeStore(store).firstUse(m.name, (dir) => {
+    const vol = m.name;
+    await new VolumeStore(store).firstUse(vol, async (dir) => {
+      if (!m.options.includes('nocopy') && !volumeSaysNoCopy(store, vol)) {
+        const { copyUpToVolume } = await import('./fs-cp.js');
+        await copyUpToVolume(engine, rec, merged, m.destination, dir);
+      }
       lchownSync(dir, volOwner.uid, volOwner.gid);
       const st = lstatSync(join(merged, resolveInRoot(view, m.destination)), { throwIfNoEntry: false });
       if (st?.isDirectory()) {
@@ -204,6 +213,11 @@ export async function prepareBundle(engine: Engine, rec: ContainerRecord, net?: 
   // Recorded with the running state by the caller: one metadata write per start, not two.
   resolvedProcess.set(rec.id, { args: proc?.args ?? [], env: proc?.env ?? [], cwd: proc?.cwd ?? '/', user: proc?.user ? `${proc.user.uid}:${proc.user.gid}` : '0:0' });
   return bundle;
+}
+
+/** `volume create -o nocopy` (podman 4.3.1 ignores `-o copy=false`: so do we). */
+function volumeSaysNoCopy(store: ReturnType<Engine['store']>, name: string): boolean {
+  return Object.keys(new VolumeStore(store).get(name)?.options ?? {}).some((k) => k.toLowerCase() === 'nocopy');
 }
 
 /** The process each prepared bundle runs, until startContainer records it. */

@@ -155,7 +155,7 @@ export function toInspect(store: Store, rec: VolumeRecord): VolumeInspect {
     Options: { ...rec.options },
     ...(rec.anonymous ? { Anonymous: true } : {}),
     MountCount: 0,
-    NeedsCopyUp: true,
+    NeedsCopyUp: !rec.chowned,
     NeedsChown: !rec.chowned,
   } as VolumeInspect;
   if (!rec.anonymous) Object.defineProperty(out, 'Anonymous', { value: false, enumerable: false });

@@ -2,7 +2,7 @@
 // host, unsupported values), --device (renamed, permissions, missing and non-device paths),
 // --env-host, --group-add, --log-opt max-size, --stop-signal, --mount type=tmpfs, --security-opt
 // seccomp, --pull newer, --sig-proxy, --detach-keys, Docker spellings, the errors of invalid
-// --ulimit/--shm-size values, cgroup limit flags rootless, and who owns a new named volume.
+// --ulimit/--shm-size values, cgroup limit flags rootless, a new named volume's copy-up and owner.
 //
 // Requirements: rootless test user with subordinate ids (200000:65536), the fixture registry on
 // 127.0.0.1:5000 (docker.io mirror), fuse-overlayfs and /dev/fuse (keep-id), /dev/fuse present on
@@ -444,7 +444,22 @@ describe.skipIf(IS_PODMAN)('cgroup limit flags of Docker and podman, rootless', 
 
 describe('named volumes and the process user (-u, keep-id)', () => {
   afterEach(async () => {
-    await tspod(['volume', 'rm', '-f', '105-vol-u', '105-vol-img', '105-vol-keepid'], { store });
+    await tspod(['volume', 'rm', '-f', '105-vol-u', '105-vol-img', '105-vol-keepid', '105-vol-copy', '105-vol-nocopy', '105-vol-nocopy2'], { store });
+  });
+
+  it('a new volume gets a copy of what the image has at the mount point (copy-up), once', async () => {
+    expect(await run(['-v', '105-vol-copy:/home', A, 'sh', '-c', 'ls -n /home | tail -n +2 | awk \'{print $1, $3, $4, $NF}\'; stat -c "%u:%g %a" /home'])).toBe(
+      'drwxr-xr-x 1000 1000 tester\n0:0 755\n',
+    );
+    expect((await ok(['volume', 'inspect', '--format', '{{.NeedsCopyUp}} {{.NeedsChown}}', '105-vol-copy'], { store })).stdout).toBe('false false\n');
+    // used: another mount point does not copy again
+    expect(await run(['-v', '105-vol-copy:/etc/x', A, 'ls', '/etc/x'])).toBe('tester\n');
+  });
+
+  it('nocopy (on -v, or volume create -o nocopy) leaves the new volume empty', async () => {
+    expect(await run(['-v', '105-vol-nocopy:/home:nocopy', A, 'ls', '-A', '/home'])).toBe('');
+    expect((await ok(['volume', 'create', '-o', 'nocopy', '105-vol-nocopy2'], { store })).stdout).toBe('105-vol-nocopy2\n');
+    expect(await run(['-v', '105-vol-nocopy2:/home', A, 'ls', '-A', '/home'])).toBe('');
   });
 
   it('the first container gives a new volume to its user; later ones leave it alone', async () => {
