@@ -47,12 +47,26 @@ export const CREATE_FLAGS: Record<string, FlagSpec> = {
   'detach-keys': { type: 'string', describe: 'Override the key sequence for detaching a container', placeholder: 'keys' },
   memory: { type: 'string', alias: 'm', describe: 'Memory limit (format: <number>[<unit>])', placeholder: 'memory' },
   cpus: { type: 'string', describe: 'Number of CPUs', placeholder: 'cpus' },
+  // cgroup limits tspod does not apply: accepted so that Docker/podman command lines parse, then
+  // refused with the reason (engine/create.ts), never silently ignored.
+  'cpu-shares': { type: 'string', describe: 'CPU shares (relative weight); not supported', placeholder: 'shares' },
+  'cpu-period': { type: 'string', describe: 'Limit the CPU CFS period; not supported', placeholder: 'uint' },
+  'cpu-quota': { type: 'string', describe: 'Limit the CPU CFS quota; not supported', placeholder: 'int' },
+  'cpuset-cpus': { type: 'string', describe: 'CPUs in which to allow execution; not supported', placeholder: 'string' },
+  'cpuset-mems': { type: 'string', describe: 'Memory nodes in which to allow execution; not supported', placeholder: 'string' },
+  'memory-reservation': { type: 'string', describe: 'Memory soft limit; not supported', placeholder: 'number' },
+  'memory-swap': { type: 'string', describe: 'Swap limit equal to memory plus swap; not supported', placeholder: 'string' },
+  'memory-swappiness': { type: 'string', describe: 'Tune container memory swappiness; not supported', placeholder: 'int' },
+  'oom-kill-disable': { type: 'boolean', describe: 'Disable OOM Killer; not supported' },
+  'pids-limit': { type: 'string', describe: 'Tune container pids limit (-1 for unlimited)', placeholder: 'int' },
+  'blkio-weight': { type: 'string', describe: 'Block IO weight; not supported', placeholder: 'weight' },
   platform: { type: 'string', describe: 'Specify the platform for selecting the image', placeholder: 'string' },
   cidfile: { type: 'string', describe: 'Write the container ID to the file', placeholder: 'file' },
   'sig-proxy': { type: 'boolean', describe: 'Proxy received signals to the process', default: true },
 };
 
 type A = Record<string, unknown>;
+const OTHER_LIMITS = ['cpu-shares', 'cpu-period', 'cpu-quota', 'cpuset-cpus', 'cpuset-mems', 'memory-reservation', 'memory-swap', 'memory-swappiness', 'oom-kill-disable', 'pids-limit', 'blkio-weight'];
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]);
 
 export function createOptions(a: A, image: string, command: string[], argv: string[]): CreateOptions {
@@ -101,6 +115,10 @@ export function createOptions(a: A, image: string, command: string[], argv: stri
     stopTimeout: a['stop-timeout'] as number | undefined,
     memory: a.memory as string | undefined,
     cpus: a.cpus as string | undefined,
+    otherLimits: OTHER_LIMITS.filter((f) => {
+      const v = a[f];
+      return v !== undefined && v !== false && !(f === 'pids-limit' && (v === '-1' || v === '0'));
+    }),
     detachKeys: a['detach-keys'] as string | undefined,
     platform: a.platform as string | undefined,
     createCommand: ['tspod', ...argv],

@@ -135,8 +135,20 @@ export function inspectContainer(cs: ContainerStore, c: ContainerRecord, imageNa
       ShmSize: cfg.shmSize ?? 65536000,
       Init: cfg.init,
       Ulimits: cfg.ulimits,
-      Devices: cfg.devices,
+      // Docker's and podman's shape (podman 4.3.1 rootless prints [] here, Docker and podman as root this)
+      Devices: (cfg.devices ?? []).map(inspectDevice),
       GroupAdd: cfg.groupAdd,
     },
   };
+}
+
+/**
+ * A recorded `--device SRC[:DST][:PERMS]` (validated by create) in Docker's inspect shape; not
+ * runtime/spec.ts's parseDevice, which would load the spec generator into every inspect.
+ */
+function inspectDevice(d: string): { PathOnHost: string; PathInContainer: string; CgroupPermissions: string } {
+  const [src = '', a, b] = d.split(':');
+  const perms = b ?? (a !== undefined && /^[rwm]+$/.test(a) ? a : 'rwm');
+  const dst = a !== undefined && a.startsWith('/') ? a : src;
+  return { PathOnHost: src, PathInContainer: dst, CgroupPermissions: perms };
 }

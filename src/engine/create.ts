@@ -1,12 +1,14 @@
 // create: turn the user's run/create options into a container record, pulling the image first
 // when the pull policy says so. Parsing of -v, --mount, --restart, --env-file lives here.
-import { readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { readFileSync, readdirSync, statSync, lstatSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { TspodError } from '../errors.js';
 import { parseSize } from '../format/units.js';
 import type { ContainerConfig, ContainerRecord, MountSpec } from '../storage/containers.js';
 import { createRecord } from './containers.js';
 import { networkConfig } from './network.js';
+import { keepIdIds } from '../runtime/keepid.js';
+import { parseDevice } from '../runtime/spec.js';
 import type { Engine } from './index.js';
 import type { PullEvent } from './pull.js';
 import { trace } from '../util/trace.js';
@@ -58,6 +60,8 @@ export interface CreateOptions {
   stopTimeout?: number;
   memory?: string;
   cpus?: string;
+  /** Names of cgroup limit flags given that tspod does not apply (--cpu-shares, --pids-limit...). */
+  otherLimits?: string[];
   detachKeys?: string;
   platform?: string;
   createCommand: string[];
@@ -75,6 +79,64 @@ function parseRestart(s: string | undefined): ContainerConfig['restartPolicy'] {
   }
   if ((name === 'always' || name === 'unless-stopped') && n === undefined) return { name, maxRetries: 0 };
   throw new TspodError('invalid-argument', `invalid restart policy "${s}"`, { hint: 'Use no, on-failure[:max-retries], always or unless-stopped' });
+}
+
+/**
+ * `--device` entries checked against the host as podman does at create time: the source must exist
+ * and be a character or block device; a directory stands for every device node below it (each
+ * under the same relative path in the container), and must hold at least one. Returns the list
+ * with directories expanded.
+ */
+export function checkDevices(specs: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const spec of specs) {
+    const d = parseDevice(spec);
+    let st;
+    try {
+      st = statSync(d.source);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+      throw new TspodError('invalid-argument', `stat ${d.source}: ${why}`);
+    }
+    if (st.isCharacterDevice() || st.isBlockDevice()) {
+      out.push(spec);
+    } else if (st.isDirectory()) {
+      const found: string[] = [];
+      const walk = (dir: string): void => {
+        let names: string[];
+        try {
+          names = readdirSync(dir).sort();
+        } catch {
+          return; // unreadable: podman skips it too
+        }
+        for (const name of names) {
+          const p = join(dir, name);
+          const l = lstatSync(p, { throwIfNoEntry: false });
+          if (!l) continue;
+          if (l.isDirectory()) walk(p); // symlinks are not followed
+          else if (l.isCharacterDevice() || l.isBlockDevice()) found.push(p);
+        }
+      };
+      walk(d.source);
+      if (!found.length) throw new TspodError('invalid-argument', `no devices found in ${d.source}: invalid argument`);
+      for (const f of found) out.push(`${f}:${join(d.destination, relative(d.source, f))}:${d.permissions}`);
+    } else {
+      throw new TspodError('invalid-argument', `${d.source} is not a valid device: not a device node`);
+    }
+  }
+  return out;
+}
+
+/** `--userns` modes tspod runs: refused at create time, as podman does, not when starting. */
+function checkUserns(mode: string | undefined, rootless: boolean): void {
+  if (mode === undefined || mode === '' || mode === 'host') return;
+  if (mode.startsWith('keep-id')) {
+    keepIdIds(mode, { uid: 0, gid: 0 }); // throws on unknown options
+    if (!rootless) throw new TspodError('unsupported', '--userns=keep-id is only supported for rootless containers');
+    return;
+  }
+  throw new TspodError('unsupported', `--userns=${mode} is not supported`);
 }
 
 export function parseEnvFile(path: string): string[] {
@@ -164,7 +226,19 @@ export async function createContainer(engine: Engine, o: CreateOptions, onPull?:
       });
     }
   }
+  const other = o.otherLimits ?? [];
+  if (other.length) {
+    const flags = other.map((f) => `--${f}`).join(', ');
+    if (engine.ctx.rootless) {
+      throw new TspodError('unsupported', `${flags} ${other.length > 1 ? 'need' : 'needs'} cgroup limits, which rootless containers cannot use on this host`, {
+        hint: 'Rootless resource limits need cgroups v2 with controllers delegated to the user (systemd Delegate=yes); this host has hybrid cgroups',
+      });
+    }
+    throw new TspodError('unsupported', `${flags}: not supported by tspod yet (only --memory and --cpus are applied)`);
+  }
   const restartPolicy = parseRestart(o.restart);
+  checkUserns(o.userns, engine.ctx.rootless);
+  const devices = checkDevices(o.devices ?? []);
   if (o.rm && restartPolicy.name !== 'no') throw new TspodError('invalid-argument', 'the --rm option conflicts with --restart');
   let imageId: string | undefined;
   const local = (): string | undefined => {
@@ -178,8 +252,23 @@ export async function createContainer(engine: Engine, o: CreateOptions, onPull?:
   if (!imageId || o.pull === 'always' || o.pull === 'newer') {
     if (o.pull === 'never' && !imageId) throw new TspodError('no-such-image', `${o.image}: image not known`);
     if (o.pull !== 'never') {
+      // --pull newer with a local image: as podman, say nothing unless the registry has something
+      // newer (events are held until a layer is downloaded or the pull ends with another image).
+      const quiet = o.pull === 'newer' && imageId !== undefined && onPull !== undefined;
+      const held: PullEvent[] = [];
+      let passing = !quiet;
+      const events = onPull && ((e: PullEvent): void => {
+        if (!passing && (e.type === 'progress' || (e.type === 'blob' && e.state === 'start'))) {
+          passing = true;
+          for (const h of held.splice(0)) onPull(h);
+        }
+        if (passing) onPull(e);
+        else held.push(e);
+      });
       try {
-        imageId = (await engine.pull(o.image, { platform: o.platform }, onPull)).id;
+        const pulled = (await engine.pull(o.image, { platform: o.platform }, events)).id;
+        if (!passing && pulled !== imageId && onPull) for (const h of held) onPull(h);
+        imageId = pulled;
       } catch (e) {
         if (o.pull !== 'newer' || !imageId) throw e;
       }
@@ -257,7 +346,7 @@ export async function createContainer(engine: Engine, o: CreateOptions, onPull?:
     securityOpt: o.securityOpt,
     ulimits: o.ulimits,
     shmSize: o.shmSize ? parseSize(o.shmSize) : undefined,
-    devices: o.devices,
+    devices,
     groupAdd: o.groupAdd,
     userns: o.userns,
     logDriver,

@@ -19,6 +19,8 @@ import type { ContainerRecord } from '../storage/containers.js';
 import { findContainer, syncStates } from './containers.js';
 import { helperPath } from './context.js';
 import { fdPath, pipeOut, waitTar, withMountedRootfs, type TarSink } from './fs.js';
+import { containerToNamespaceIds, rootlessIds, tarOwnerMapArgs } from './keepid.js';
+import { keepIdIds } from '../runtime/keepid.js';
 import { at, copyInto, fdView, openDirIn, removeAt } from './fs-walk.js';
 import type { Engine } from './index.js';
 
@@ -95,7 +97,7 @@ function tar(args: string[], what: string): { child: ReturnType<typeof spawn>; d
  * Starts a tar of PATH inside a mounted container root. The path is resolved inside the root
  * (symlinks, the final one too, are the container's); tar runs from the pinned parent directory.
  */
-function tarFromContainer(rootFd: number, rec: ContainerRecord, path: string, forHost: boolean): TarSource & { close: () => void } {
+function tarFromContainer(rootFd: number, rec: ContainerRecord, path: string, forHost: boolean, idMap: string[]): TarSource & { close: () => void } {
   const p = ctrPath(path);
   const view = fdView(rootFd);
   const resolved = resolveInRoot(view, p);
@@ -106,7 +108,7 @@ function tarFromContainer(rootFd: number, rec: ContainerRecord, path: string, fo
   const parent = isRoot ? '/' : posix.dirname(resolved);
   const name = isRoot ? '.' : posix.basename(resolved);
   const dirFd = openDirIn(rootFd, contentsOnly || isRoot ? resolved : parent);
-  const owner = forHost ? ['--owner=0', '--group=0'] : [];
+  const owner = forHost ? ['--owner=0', '--group=0'] : idMap;
   const member = contentsOnly || isRoot ? '.' : name;
   const args = ['-C', fdPath(dirFd), '--numeric-owner', '--sort=name', '--xattrs', '--xattrs-include=*', ...owner, '-cf', '-', '--', member];
   const t = tar(args, `copying ${path} out of container ${rec.name}`);
@@ -117,6 +119,30 @@ function tarFromContainer(rootFd: number, rec: ContainerRecord, path: string, fo
     done: t.done,
     close: () => closeSync(dirFd),
   };
+}
+
+/**
+ * podman's volume copy-up: what the image has at a new named volume's mount point is copied into the
+ * volume, when that is a directory and the volume is still empty. `merged` is the container's
+ * mounted root; the source is read like `cp` reads a container (pinned root, tar of the resolved
+ * directory), so nothing outside the root is read and FIFOs are never opened.
+ */
+export async function copyUpToVolume(engine: Engine, rec: ContainerRecord, merged: string, dest: string, dataDir: string): Promise<void> {
+  if (readdirSync(dataDir).length) return;
+  const rootFd = openSync(merged, fsc.O_RDONLY | fsc.O_DIRECTORY);
+  try {
+    const view = fdView(rootFd);
+    const resolved = resolveInRoot(view, ctrPath(dest));
+    if (resolved === '/' || view.lstat(resolved)?.type !== 'dir') return;
+    const src = tarFromContainer(rootFd, rec, `${resolved}/.`, false, []);
+    try {
+      await extract(engine, src, dataDir, `copying ${dest} of container ${rec.name} into its volume`);
+    } finally {
+      src.close();
+    }
+  } finally {
+    closeSync(rootFd);
+  }
 }
 
 /** Runs tspod-extract on the stream into `dest` (an empty directory). */
@@ -251,7 +277,11 @@ async function toContainer(engine: Engine, rec: ContainerRecord, destPath: strin
       const staging = join(stagingBase, 'root');
       mkdirSync(staging, { mode: 0o700 });
       await extract(engine, source, staging, `copying into container ${rec.name}`);
-      const owner = opts.archive ? containerOwner(view, rec) : undefined;
+      // a keep-id container without -u runs as the caller's ids: its files are theirs (as podman)
+      const ids = rootlessIds(engine.ctx);
+      const keep = ids ? keepIdIds(rec.config.userns, ids) : undefined;
+      const user = rec.config.user || (keep ? `${keep.uid}:${keep.gid}` : undefined);
+      const owner = opts.archive ? containerToNamespaceIds(engine.ctx, rec.config.userns)(containerOwner(view, user)) : undefined;
       const entry = stagedEntry(staging, source);
       let dirFd: number;
       try {
@@ -305,9 +335,9 @@ function errnoError(e: unknown, destPath: string, rec: ContainerRecord): unknown
 }
 
 /** The uid/gid files copied into a container get with --archive: its user's (root by default). */
-function containerOwner(view: ReturnType<typeof fdView>, rec: ContainerRecord): { uid: number; gid: number } {
+function containerOwner(view: ReturnType<typeof fdView>, user: string | undefined): { uid: number; gid: number } {
   try {
-    const u = resolveUser(view, { user: rec.config.user });
+    const u = resolveUser(view, { user });
     return { uid: u.uid, gid: u.gid };
   } catch {
     return { uid: 0, gid: 0 };
@@ -323,7 +353,8 @@ async function fromContainer(engine: Engine, rec: ContainerRecord, path: string,
       // Resolve (and fail on a missing source) before the destination is touched.
       const probe = fdView(rootFd);
       if (!probe.lstat(resolveInRoot(probe, ctrPath(path)))) throw notFound(path, `container ${rec.name}`);
-      await fn(() => (started = tarFromContainer(rootFd, rec, path, forHost)));
+      const idMap = forHost ? [] : tarOwnerMapArgs(engine.ctx, rec.config.userns, join(engine.containers().dir(rec.id), 'userdata'));
+      await fn(() => (started = tarFromContainer(rootFd, rec, path, forHost, idMap)));
     } catch (e) {
       started?.stream.destroy();
       throw e;

@@ -10,6 +10,8 @@ import { TspodError } from '../errors.js';
 import { isMounted, mountRootfs, storageDriver, unmountRootfs } from '../storage/mount.js';
 import type { ContainerRecord, ContainerStore } from '../storage/containers.js';
 import { lookupContainer, monitorAlive, syncStates } from './containers.js';
+import { keepIdFuseMappings } from '../runtime/keepid.js';
+import { rootlessIds, tarOwnerMapArgs } from './keepid.js';
 import type { Engine } from './index.js';
 
 export function mergedDir(cs: ContainerStore, id: string): string {
@@ -27,9 +29,11 @@ export async function mountContainerRootfs(engine: Engine, rec: ContainerRecord)
   cs.ensureDirs(rec.id);
   const merged = join(dir, 'merged');
   const lowers = img.layers.map((l) => store.layerDiffDir(l)).reverse();
-  // Whether it is mounted is read from /proc/self/mountinfo (isMounted), never from the record:
+  // Whether it is mounted is read from the mount table (isMounted), never from the record:
   // no metadata write here (a start already records the running state).
-  await mountRootfs(store, driver, { lowers, upper: join(dir, 'diff'), work: join(dir, 'work'), merged }, engine.ctx.rootless);
+  const ids = rec.config.userns?.startsWith('keep-id') ? rootlessIds(engine.ctx) : undefined;
+  const idmap = ids ? keepIdFuseMappings(rec.config.userns, ids) : undefined;
+  await mountRootfs(store, driver, { lowers, upper: join(dir, 'diff'), work: join(dir, 'work'), merged, idmap }, engine.ctx.rootless);
   return merged;
 }
 
@@ -215,7 +219,8 @@ export async function exportContainer(engine: Engine, input: string, out: TarSin
     try {
       // Top-level names, so the members read `bin/...` as podman's do (not `./bin/...`).
       const names = readdirSync(fdPath(rootFd)).sort();
-      const args = ['-C', fdPath(rootFd), '--numeric-owner', '--sort=name', '--xattrs', '--xattrs-include=*', '-cf', '-', '--null', '--verbatim-files-from', '-T', '-'];
+      const idMap = tarOwnerMapArgs(engine.ctx, rec.config.userns, join(cs.dir(rec.id), 'userdata'));
+      const args = ['-C', fdPath(rootFd), '--numeric-owner', ...idMap, '--sort=name', '--xattrs', '--xattrs-include=*', '-cf', '-', '--null', '--verbatim-files-from', '-T', '-'];
       const direct = typeof out.fd === 'number';
       const child = spawn('tar', args, { stdio: ['pipe', direct ? out.fd! : 'pipe', 'pipe'] });
       const done = waitTar(child, `exporting container ${rec.name}`);

@@ -1,17 +1,18 @@
 // Running containers: prepare the root filesystem and bundle, start the monitor, attach, start,
 // wait, stop, kill, clean up after exit (unmount, runtime delete, --rm, restart policy).
-import { closeSync, existsSync, constants as fsc, lchownSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, constants as fsc, lchownSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname as hostHostname } from 'node:os';
 import { join } from 'node:path';
 import { TspodError } from '../errors.js';
 import { generateSpec, imageVolumeDestinations, specToJson, type RootfsView } from '../runtime/spec.js';
-import type { RootfsStat } from '../runtime/confine.js';
+import { resolveInRoot, type RootfsStat } from '../runtime/confine.js';
+import { VolumeStore } from '../storage/volumes.js';
 import { spawnMonitor, connectAttach, demux, CTL_RESIZE } from '../runtime/monitor.js';
 import { runtimeDelete, runtimeForget, runtimeKill, runtimeMessage, runtimeStart, runtimeState, type RuntimeRef } from '../runtime/oci.js';
 import { chooseRuntime, cgroupMode, findExecutable } from '../runtime/probe.js';
 import { unmountRootfs } from '../storage/mount.js';
 import { ContainerStore, type ContainerRecord } from '../storage/containers.js';
-import { readSubids } from '../userns/subid.js';
+import { containerToNamespaceIds, rootlessIds, writeKeepIdFiles } from './keepid.js';
 import { exitFile, lookupContainer, readExitCode, syncStates, monitorAlive } from './containers.js';
 import { helperPath } from './context.js';
 import { readRegularFileNoFollow } from '../util/safe-read.js';
@@ -60,7 +61,7 @@ export function runtimeFor(engine: Engine, rec?: ContainerRecord): RuntimeRef {
  * callers (confine.ts); with a running container (exec, top) a swap between resolution and open is
  * possible, but the last component is opened O_NOFOLLOW and only regular files are read.
  */
-export function viewOf(root: string): RootfsView {
+export function viewOf(root: string, toNamespaceIds: (o: { uid: number; gid: number }) => { uid: number; gid: number } = (o) => o): RootfsView {
   const host = (p: string): string => join(root, p);
   return {
     lstat(p: string): RootfsStat | null {
@@ -79,11 +80,28 @@ export function viewOf(root: string): RootfsView {
       mkdirSync(host(p), { mode });
       if (owner) {
         try {
-          lchownSync(host(p), owner.uid, owner.gid);
+          const o = toNamespaceIds(owner);
+          lchownSync(host(p), o.uid, o.gid);
         } catch {
           /* unmapped owner: keep root */
         }
       }
+    },
+  };
+}
+
+/** A view in which these container files read as the given texts (generated, not in the root). */
+function withFiles(view: RootfsView, files: Record<string, string | undefined>): RootfsView {
+  const text = (p: string): string | undefined => files[p];
+  return {
+    ...view,
+    lstat: (p) => {
+      const t = text(p);
+      return t === undefined ? view.lstat(p) : ({ type: 'file', size: Buffer.byteLength(t), mode: 0o100644, uid: 0, gid: 0 } as RootfsStat);
+    },
+    readFile: (p, max) => {
+      const t = text(p);
+      return t === undefined ? view.readFile(p, max) : Buffer.from(t);
     },
   };
 }
@@ -99,10 +117,11 @@ export async function prepareBundle(engine: Engine, rec: ContainerRecord, net?: 
   const imageConfig = imageDoc.config ?? {};
   const cfg = rec.config;
   const hostname = cfg.hostname ?? (cfg.network === 'host' ? hostHostname() : rec.id.slice(0, 12));
-  const uidRanges = engine.ctx.rootless ? readSubids('uid', engine.ctx.hostUid, undefined, engine.ctx.env) : [];
-  const gidRanges = engine.ctx.rootless ? readSubids('gid', engine.ctx.hostUid, undefined, engine.ctx.env) : [];
   const binds = await applyOverlayVolumes(
-    cfg.mounts.filter((m) => m.type === 'bind' || m.type === 'volume').map((m) => ({ source: m.source, destination: m.destination, options: m.options })),
+    cfg.mounts
+      .filter((m) => m.type === 'bind' || m.type === 'volume')
+      // copy/nocopy are ours (volume copy-up below), not mount options
+      .map((m) => ({ source: m.source, destination: m.destination, options: m.options.filter((o) => o !== 'copy' && o !== 'nocopy') })),
     cs.dir(rec.id),
     engine.ctx.rootless,
   );
@@ -119,11 +138,19 @@ export async function prepareBundle(engine: Engine, rec: ContainerRecord, net?: 
     }
     imageVolumeSources[dst] = m.source;
   }
+  const toNamespaceIds = containerToNamespaceIds(engine.ctx, cfg.userns);
+  let view = viewOf(merged, toNamespaceIds);
+  const keepId = writeKeepIdFiles(engine.ctx, cfg.userns, view, join(cs.dir(rec.id), 'userdata'), {
+    mountDestinations: cfg.mounts.map((m) => m.destination),
+    workdir: cfg.workdir || (imageConfig as { WorkingDir?: string }).WorkingDir || '/',
+  });
+  view = withFiles(view, { '/etc/passwd': keepId.passwdText, '/etc/group': keepId.groupText });
+  const etcFiles = { ...etcFilesFor(net, cs, rec, hostname, engine.ctx), passwd: keepId.passwd, group: keepId.group };
   const spec = generateSpec({
     id: rec.id,
     name: rec.name,
     rootfs: merged,
-    view: viewOf(merged),
+    view,
     image: imageConfig as never,
     imageArch: imageDoc.architecture,
     command: cfg.command,
@@ -151,16 +178,14 @@ export async function prepareBundle(engine: Engine, rec: ContainerRecord, net?: 
     initPath: cfg.init ? (findExecutable('catatonit', engine.ctx.env) ?? '/usr/libexec/podman/catatonit') : undefined,
     rootless: engine.ctx.rootless,
     userns: cfg.userns,
-    rootlessIds: engine.ctx.rootless
-      ? { uid: engine.ctx.hostUid, gid: engine.ctx.hostGid, subUidSize: uidRanges.reduce((n, r) => n + r.count, 0), subGidSize: gidRanges.reduce((n, r) => n + r.count, 0) }
-      : undefined,
+    rootlessIds: rootlessIds(engine.ctx),
     network: net.spec,
     netnsPath: net.createNetns ? net.helper?.netnsPath : undefined,
     cgroupsAvailable: !engine.ctx.rootless,
     cgroupsMode: cgroupMode(),
     annotations: { ...cfg.annotations, 'io.container.manager': 'tspod' },
     stopSignal: cfg.stopSignal,
-    etcFiles: etcFilesFor(net, cs, rec, hostname, engine.ctx),
+    etcFiles,
     imageVolumeSources,
     hostRlimits: hostRlimits(),
     clampRlimitsToHost: true,
@@ -170,11 +195,36 @@ export async function prepareBundle(engine: Engine, rec: ContainerRecord, net?: 
   trace('bundle: spec generated');
   writeFileSync(join(bundle, 'config.json'), specToJson(spec));
   const user = (spec as { process?: { user?: { uid: number; gid: number } } }).process?.user;
-  chownVolumes(binds, user?.uid ?? 0, user?.gid ?? 0);
+  const volOwner = toNamespaceIds({ uid: user?.uid ?? 0, gid: user?.gid ?? 0 });
+  chownVolumes(binds, volOwner.uid, volOwner.gid);
+  // podman's copy-up and fixVolumePermissions: the first container to mount a named volume copies
+  // the image's content at the mount point into it (unless nocopy), and gives it to its process's
+  // user, or the owner and mode of the directory the image has at the mount point.
+  for (const m of cfg.mounts) {
+    if (m.type !== 'volume' || !m.name) continue;
+    const vol = m.name;
+    await new VolumeStore(store).firstUse(vol, async (dir) => {
+      if (!m.options.includes('nocopy') && !volumeSaysNoCopy(store, vol)) {
+        const { copyUpToVolume } = await import('./fs-cp.js');
+        await copyUpToVolume(engine, rec, merged, m.destination, dir);
+      }
+      lchownSync(dir, volOwner.uid, volOwner.gid);
+      const st = lstatSync(join(merged, resolveInRoot(view, m.destination)), { throwIfNoEntry: false });
+      if (st?.isDirectory()) {
+        lchownSync(dir, st.uid, st.gid);
+        chmodSync(dir, st.mode & 0o7777);
+      }
+    });
+  }
   const proc = (spec as { process?: { args?: string[]; env?: string[]; cwd?: string; user?: { uid: number; gid: number } } }).process;
   // Recorded with the running state by the caller: one metadata write per start, not two.
   resolvedProcess.set(rec.id, { args: proc?.args ?? [], env: proc?.env ?? [], cwd: proc?.cwd ?? '/', user: proc?.user ? `${proc.user.uid}:${proc.user.gid}` : '0:0' });
   return bundle;
+}
+
+/** `volume create -o nocopy` (podman 4.3.1 ignores `-o copy=false`: so do we). */
+function volumeSaysNoCopy(store: ReturnType<Engine['store']>, name: string): boolean {
+  return Object.keys(new VolumeStore(store).get(name)?.options ?? {}).some((k) => k.toLowerCase() === 'nocopy');
 }
 
 /** The process each prepared bundle runs, until startContainer records it. */

@@ -155,8 +155,8 @@ export function toInspect(store: Store, rec: VolumeRecord): VolumeInspect {
     Options: { ...rec.options },
     ...(rec.anonymous ? { Anonymous: true } : {}),
     MountCount: 0,
-    NeedsCopyUp: true,
-    NeedsChown: true,
+    NeedsCopyUp: !rec.chowned,
+    NeedsChown: !rec.chowned,
   } as VolumeInspect;
   if (!rec.anonymous) Object.defineProperty(out, 'Anonymous', { value: false, enumerable: false });
   return out;

@@ -255,7 +255,8 @@ export interface SpecInput {
 
   annotations?: Record<string, string>;
   stopSignal?: string;
-  etcFiles?: { hosts?: string; resolvConf?: string; hostname?: string };
+  /** Host files bind-mounted over the container's (passwd/group: --userns=keep-id's entries added). */
+  etcFiles?: { hosts?: string; resolvConf?: string; hostname?: string; passwd?: string; group?: string };
   /** The engine process's limits (defaults and -1 are clamped to them when clamping applies). */
   hostRlimits?: { nofile?: { soft: number; hard: number }; nproc?: { soft: number; hard: number } };
   /** Clamp rlimits to hostRlimits: default = rootless; also true when the engine lacks CAP_SYS_RESOURCE. */
@@ -359,7 +360,7 @@ function depth(p: string): number {
   return p === '/' ? 0 : p.split('/').length - 1;
 }
 
-function keepIdMappings(
+export function keepIdMappings(
   ids: NonNullable<SpecInput['rootlessIds']>,
   uid: number,
   gid: number,
@@ -376,7 +377,7 @@ function keepIdMappings(
   return { uidMappings: one(uid, ids.subUidSize), gidMappings: one(gid, ids.subGidSize) };
 }
 
-function parseKeepId(v: string): { uid?: number; gid?: number } {
+export function parseKeepId(v: string): { uid?: number; gid?: number } {
   const out: { uid?: number; gid?: number } = {};
   const rest = v.slice('keep-id'.length);
   if (rest === '') return out;
@@ -560,6 +561,8 @@ export function generateSpec(input: SpecInput): OciSpec {
     [etc.hosts, '/etc/hosts'],
     [etc.resolvConf, '/etc/resolv.conf'],
     [etc.hostname, '/etc/hostname'],
+    [etc.passwd, '/etc/passwd'],
+    [etc.group, '/etc/group'],
   ];
   for (const [src, dst] of etcList) {
     if (src) extra.push({ destination: dst, type: 'bind', source: src, options: ['bind', 'rprivate'], what: dst, user: false });
@@ -1144,7 +1147,7 @@ export function parseTmpfs(spec: string): { destination: string; options: string
   }
   const has = (x: string): boolean => flags.includes(x);
   const options = [has('ro') ? 'ro' : 'rw'];
-  if (!has('exec')) options.push('noexec');
+  if (has('noexec')) options.push('noexec'); // podman 4.3.1: exec unless asked (Docker: noexec)
   if (!has('suid')) options.push('nosuid');
   if (!has('dev')) options.push('nodev');
   for (const f of flags) if (!['ro', 'rw', 'exec', 'noexec', 'suid', 'nosuid', 'dev', 'nodev'].includes(f)) options.push(f);

@@ -110,6 +110,15 @@ export interface RootfsLayout {
   upper: string;
   work: string;
   merged: string;
+  /**
+   * fuse-overlayfs `uidmapping`/`gidmapping` values (`containerID:hostID:size:...`, the OCI mapping
+   * of a container with a user namespace of its own, e.g. --userns=keep-id). The layers keep the ids
+   * of the user's namespace on disk; fuse-overlayfs shows them shifted so that the container sees
+   * them as in every other container (the image's root files stay root's), and shifts back what the
+   * container writes. Always fuse-overlayfs: native overlay cannot shift ids rootless (an idmapped
+   * mount needs privilege over the lower layers' filesystem), and podman copies and chowns instead.
+   */
+  idmap?: { uid: string; gid: string };
 }
 
 /**
@@ -119,7 +128,14 @@ export interface RootfsLayout {
 export async function mountRootfs(store: Store, driver: Driver, l: RootfsLayout, rootless: boolean): Promise<void> {
   if (isMounted(l.merged)) return;
   const base = join(store.graphRoot, 'overlay');
-  if (driver === 'vfs') {
+  if (l.idmap) {
+    if (!(await probeFuse())) {
+      throw new TspodError('unsupported', 'a container with a user namespace of its own (--userns=keep-id) needs fuse-overlayfs and /dev/fuse', {
+        hint: 'Install fuse-overlayfs (apt-get install fuse-overlayfs), or run without --userns=keep-id',
+      });
+    }
+    driver = 'fuse-overlayfs';
+  } else if (driver === 'vfs') {
     // A copy of every layer, bottom first, into the upper dir, done once.
     const marker = join(l.upper, '..', '.vfs-populated');
     if (!existsSync(marker)) {
@@ -138,7 +154,8 @@ export async function mountRootfs(store: Store, driver: Driver, l: RootfsLayout,
   }
   const lowerOpt = lower ?? relative(base, join(l.upper, '..', 'empty'));
   if (driver === 'fuse-overlayfs') {
-    const r = await run('fuse-overlayfs', ['-o', `lowerdir=${lowerOpt},upperdir=${l.upper},workdir=${l.work},squash_to_root=0`, l.merged], base);
+    const idmap = l.idmap ? `,uidmapping=${l.idmap.uid},gidmapping=${l.idmap.gid}` : '';
+    const r = await run('fuse-overlayfs', ['-o', `lowerdir=${lowerOpt},upperdir=${l.upper},workdir=${l.work},squash_to_root=0${idmap}`, l.merged], base);
     if (r.code !== 0) throw new TspodError('storage', `mounting the root filesystem with fuse-overlayfs: ${r.stderr}`);
     return;
   }

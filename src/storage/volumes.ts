@@ -28,6 +28,8 @@ export interface VolumeRecord {
   created: string;
   /** Created for a container's `-v /path` or an image VOLUME, not by name. */
   anonymous: boolean;
+  /** The first container that mounted it has copied up and chowned its data (podman's NeedsCopyUp/NeedsChown false). */
+  chowned?: boolean;
 }
 
 interface Index {
@@ -88,6 +90,23 @@ export class VolumeStore {
       items.push(rec);
       this.write(items);
       return { record: rec, created: true };
+    });
+  }
+
+  /**
+   * Runs fn (copy-up, chown) on the data dir of a volume no container has mounted yet, once, under
+   * the store lock; then the record is marked. A volume that is gone or already used is left alone.
+   */
+  async firstUse(name: string, fn: (dataDir: string) => void | Promise<void>): Promise<void> {
+    const cur = this.get(name);
+    if (!cur || cur.chowned) return; // the usual case, without the lock
+    await this.store.withStoreLock(async () => {
+      const items = this.list();
+      const rec = items.find((v) => v.name === name);
+      if (!rec || rec.chowned) return;
+      await fn(this.dataDir(name));
+      rec.chowned = true;
+      this.write(items);
     });
   }
 

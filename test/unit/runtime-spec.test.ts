@@ -359,7 +359,8 @@ describe('mounts', () => {
       source: 'tmpfs',
       options: ['rw', 'nosuid', 'nodev', 'size=10m', 'mode=1777'],
     });
-    expect(mount(s, '/scratch')?.options).toEqual(['rw', 'noexec', 'nosuid', 'nodev']);
+    expect(mount(s, '/scratch')?.options).toEqual(['rw', 'nosuid', 'nodev']);
+    expect(parseTmpfs('/x:noexec,ro').options).toEqual(['ro', 'noexec', 'nosuid', 'nodev']);
     expect(() => parseTmpfs('/x:size=1,evil=2')).toThrow(TspodError);
     expect(() => parseTmpfs('/x:mode=999')).toThrow(TspodError);
     expect(() => parseTmpfs('rel')).toThrow(TspodError);
