@@ -667,7 +667,9 @@ int main(int argc, char **argv) {
     runc('start', m.cid);
     process.kill(created.pid!, 'SIGKILL');
     expect((await m.event('exited')).exitCode).toBe(137);
-    expect(alive(net.pid!)).toBe(false);
+    // SIGKILLed before the exit is reported, but not waited for (without --net-helper-ports): a
+    // sandboxed slirp4netns takes ~20 ms to die
+    await waitFor('helper exit', () => !alive(net.pid!));
     expect(fs.existsSync(netns)).toBe(false);
     expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(netns);
   });
@@ -726,6 +728,24 @@ int main(int argc, char **argv) {
     expect(runc('list', '-q')).not.toContain(m.cid);
   });
 
+  it('--net-helper-ports: a helper that holds host ports is gone (reaped) before the exit is reported', async () => {
+    const dir = path.join(base, 'helperports');
+    const m = startMonitor({
+      name: 'helperports',
+      proc: { args: ['sleep', '1000'] },
+      startPipe: false,
+      netnsPath: path.join(dir, 'netns'),
+      flags: ['--start', '--netns-create', '--netns-path', path.join(dir, 'netns'), '--net-helper-ports',
+        '--net-helper', '/bin/sh', '--net-helper-arg', '-c', '--net-helper-arg', 'echo x >&{ready-fd}; exec sleep 1000'],
+    });
+    const net = await m.event('network' as never);
+    const started = await m.event('started');
+    expect(alive(net.pid!)).toBe(true);
+    process.kill(started.pid!, 'SIGKILL');
+    expect((await m.event('exited')).exitCode).toBe(137);
+    expect(alive(net.pid!)).toBe(false);
+  });
+
   it('--netns-create --start: the netns and the helpers come first, then one runtime call; the container is in that netns', async () => {
     const dir = path.join(base, 'netnscreate');
     const m = startMonitor({
@@ -746,7 +766,9 @@ int main(int argc, char **argv) {
     expect(alive(net.pid!)).toBe(true);
     process.kill(started.pid!, 'SIGKILL');
     expect((await m.event('exited')).exitCode).toBe(137);
-    expect(alive(net.pid!)).toBe(false);
+    // SIGKILLed before the exit is reported, but not waited for (without --net-helper-ports): a
+    // sandboxed slirp4netns takes ~20 ms to die
+    await waitFor('helper exit', () => !alive(net.pid!));
     expect(fs.existsSync(netns)).toBe(false);
     expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(netns);
   });
