@@ -5,6 +5,7 @@ import type { ContainerRecord, ContainerStore } from '../storage/containers.js';
 import { logPath, socketDir } from './lifecycle.js';
 import { NETNS_FILE } from '../network/helper.js';
 import { portBindings } from '../network/ports.js';
+import { parseSignal } from '../runtime/spec.js';
 
 export function stateString(c: ContainerRecord): string {
   return c.state.status === 'exited' || c.state.status === 'stopped' ? 'exited' : c.state.status;
@@ -109,7 +110,7 @@ export function inspectContainer(cs: ContainerStore, c: ContainerRecord, imageNa
       OnBuild: null,
       Labels: Object.keys(cfg.labels).length ? cfg.labels : null,
       Annotations: cfg.annotations,
-      StopSignal: cfg.stopSignal ?? 15,
+      StopSignal: stopSignalNumber(cfg.stopSignal),
       StopTimeout: cfg.stopTimeout,
       CreateCommand: cfg.createCommand,
       Umask: '0022',
@@ -151,4 +152,14 @@ function inspectDevice(d: string): { PathOnHost: string; PathInContainer: string
   const perms = b ?? (a !== undefined && /^[rwm]+$/.test(a) ? a : 'rwm');
   const dst = a !== undefined && a.startsWith('/') ? a : src;
   return { PathOnHost: src, PathInContainer: dst, CgroupPermissions: perms };
+}
+
+/** podman shows the stop signal as a number (`--stop-signal SIGUSR1` → 10). */
+function stopSignalNumber(sig: string | number | undefined): number | string {
+  if (sig === undefined) return 15;
+  try {
+    return parseSignal(String(sig));
+  } catch {
+    return sig; // recorded before validation existed: shown as given
+  }
 }

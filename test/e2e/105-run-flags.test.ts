@@ -337,7 +337,7 @@ describe('environment, groups, signals', () => {
     const stop = await ok(['stop', '-t', '10', name], { store });
     expect(stop.stdout).toBe(`${name}\n`);
     expect(stop.stderr).toBe('');
-    expect((await ok(['inspect', '--format', '{{.State.ExitCode}}', name], { store })).stdout).toBe('3\n');
+    expect((await ok(['inspect', '--format', '{{.State.ExitCode}} {{.Config.StopSignal}}', name], { store })).stdout).toBe('3 10\n');
     expect((await ok(['logs', name], { store })).stdout).toBe('ready\ngot-usr1\n');
     await ok(['rm', name], { store });
     const bad = await fails(['run', '--rm', '--stop-signal', 'BOGUS', A, 'true'], 125, { store });
