@@ -12,6 +12,8 @@ import { normalizeLocalName, type ImageConfigDoc } from '../engine/images.js';
 import { keyValues, parseContainerfile, substitute, buildError, type Instruction, type Stage } from './parser.js';
 import { loadIgnore, type Ignore } from './context.js';
 import { copyStep } from './copy.js';
+import { withMountedRootfs } from '../engine/fs.js';
+import { missingTargets, parseRunMount, prepareRunMounts, removeMountStubs, type RunMount } from './run-mounts.js';
 import { squashImage, writeImage } from './layer.js';
 import { baseImage, cachePut, commitContainer, ctrOptions, ensureImage, envMap, setEnv, sha, useCache, type State } from './stage.js';
 
@@ -117,7 +119,7 @@ function labelInstruction(labels: string[]): Instruction {
     const eq = l.indexOf('=');
     return `${l.slice(0, eq)}=${JSON.stringify(l.slice(eq + 1))}`;
   });
-  return { cmd: 'LABEL', flags: {}, args, json: false, raw: args.join(' '), original: `LABEL ${args.join(' ')}`, line: 0, heredocs: [] };
+  return { cmd: 'LABEL', flags: {}, flagList: [], args, json: false, raw: args.join(' '), original: `LABEL ${args.join(' ')}`, line: 0, heredocs: [] };
 }
 
 function declareArgs(ins: Instruction, into: Record<string, string | undefined>, vars: Record<string, string | undefined>, buildArgs: Record<string, string>, escape: string, file: string): void {
@@ -365,7 +367,7 @@ async function step(
       return commitConfig(nop(`HEALTHCHECK ${ins.raw}`));
     }
     case 'RUN':
-      return runStep(engine, o, st, ins, say);
+      return runStep(engine, o, st, ins, say, { stages, stageImages, ig, sub });
     case 'COPY':
     case 'ADD':
       return copyStep(engine, o, st, ins, stages, stageImages, ig, sub, say);
@@ -373,8 +375,32 @@ async function step(
   throw buildError(file, ins.line, ins.cmd, 'not supported');
 }
 
-async function runStep(engine: Engine, o: BuildOptions, st: State, ins: Instruction, say: (s: string) => void): Promise<void> {
+interface RunContext {
+  stages: Stage[];
+  stageImages: Array<string | undefined>;
+  ig: Ignore;
+  sub: (s: string) => string;
+}
+
+const RUN_NETWORKS = new Set(['default', 'none', 'host']);
+
+async function runStep(engine: Engine, o: BuildOptions, st: State, ins: Instruction, say: (s: string) => void, rc: RunContext): Promise<void> {
   const c = st.config.config!;
+  const where = `${o.file}:${ins.line}: RUN`;
+  // RUN's own flags: --mount (several), --network, --security=sandbox; anything else is refused
+  // rather than ignored (a build that silently drops a mount produces a different image).
+  const mounts: RunMount[] = [];
+  let network: string | undefined;
+  for (const [k, v] of ins.flagList) {
+    const val = rc.sub(v);
+    if (k === 'mount') mounts.push(parseRunMount(val, (c.WorkingDir as string | undefined) ?? '/', where));
+    else if (k === 'network') {
+      if (!RUN_NETWORKS.has(val)) throw buildError(o.file, ins.line, 'RUN', `--network=${val}: use default, none or host`);
+      network = val === 'default' ? undefined : val;
+    } else if (k === 'security') {
+      if (val !== 'sandbox') throw buildError(o.file, ins.line, 'RUN', `--security=${val}: only sandbox is supported (rootless builds cannot be insecure)`);
+    } else throw buildError(o.file, ins.line, 'RUN', `unknown flag --${k}`);
+  }
   let command: string[];
   if (ins.json) command = ins.args;
   else if (ins.heredocs.length === 1 && /^<<-?["']?\w+["']?\s*$/.test(ins.raw.trim())) command = [...st.shell, ins.heredocs[0]!.body];
@@ -382,23 +408,41 @@ async function runStep(engine: Engine, o: BuildOptions, st: State, ins: Instruct
   const argEnv = Object.entries(st.args)
     .filter(([k, v]) => v !== undefined && !(k in envMap(st.config)))
     .map(([k, v]) => `${k}=${v}`);
-  const key = sha(`${st.key}\n${ins.original}\n${JSON.stringify(command)}\n${JSON.stringify(argEnv)}`);
-  st.key = key;
-  if (useCache(engine, st, key, o.noCache, say)) return;
-  const image = await ensureImage(engine, st);
-  const env = [...((c.Env as string[] | undefined) ?? []), ...argEnv];
-  const rec = await engine.createContainer(ctrOptions(image, command, env, o.cwd, c.WorkingDir as string | undefined, c.User as string | undefined));
+  const prepared = mounts.length
+    ? await prepareRunMounts(engine, mounts, { contextDir: o.contextDir, cwd: o.cwd, ig: rc.ig, where }, (from) => {
+        const idx = rc.stages.findIndex((s) => s.name === from.toLowerCase());
+        if (idx >= 0) return Promise.resolve(rc.stageImages[idx]);
+        if (/^\d+$/.test(from)) return Promise.resolve(rc.stageImages[Number(from)]);
+        return baseImage(engine, o, from, [], [], ins);
+      })
+    : undefined;
   try {
-    const code = await engine.startContainer(rec.id, { stdout: o.out, stderr: o.err, interactive: false, sigProxy: true });
-    if (code !== 0) {
-      throw new TspodError('runtime', `${o.file}:${ins.line}: building at STEP "${ins.original}": while running runtime: exit status ${code ?? 'unknown'}`, {
-        exitCode: code && code > 0 && code < 256 ? code : 125,
-      });
+    const key = sha(`${st.key}\n${ins.original}\n${JSON.stringify(command)}\n${JSON.stringify(argEnv)}${prepared ? `\n${prepared.key}` : ''}${network ? `\n${network}` : ''}`);
+    st.key = key;
+    if (useCache(engine, st, key, o.noCache, say)) return;
+    const image = await ensureImage(engine, st);
+    const env = [...((c.Env as string[] | undefined) ?? []), ...argEnv];
+    const opts = ctrOptions(image, command, env, o.cwd, c.WorkingDir as string | undefined, c.User as string | undefined);
+    if (prepared) opts.mounts = prepared.specs;
+    if (network) opts.network = network;
+    const rec = await engine.createContainer(opts);
+    try {
+      // The mount points the runtime will have to create: taken out of the layer afterwards.
+      const stubs = mounts.length ? await withMountedRootfs(engine, rec, async (merged) => missingTargets(merged, mounts.map((m) => m.target))) : [];
+      const code = await engine.startContainer(rec.id, { stdout: o.out, stderr: o.err, interactive: false, sigProxy: true });
+      if (code !== 0) {
+        throw new TspodError('runtime', `${o.file}:${ins.line}: building at STEP "${ins.original}": while running runtime: exit status ${code ?? 'unknown'}`, {
+          exitCode: code && code > 0 && code < 256 ? code : 125,
+        });
+      }
+      if (stubs.length) removeMountStubs(posix.join(engine.containers().dir(rec.id), 'diff'), stubs);
+      const id = await commitContainer(engine, st, rec.id, key, `/bin/sh -c ${ins.json ? JSON.stringify(command) : ins.raw}`);
+      say(`--> ${id.slice(0, 12)}`);
+    } finally {
+      await engine.removeContainer(rec.id, { force: true, volumes: true }).catch(() => {});
     }
-    const id = await commitContainer(engine, st, rec.id, key, `/bin/sh -c ${ins.json ? JSON.stringify(command) : ins.raw}`);
-    say(`--> ${id.slice(0, 12)}`);
   } finally {
-    await engine.removeContainer(rec.id, { force: true, volumes: true }).catch(() => {});
+    prepared?.cleanup();
   }
 }
 

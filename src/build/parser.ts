@@ -7,6 +7,8 @@ export interface Instruction {
   cmd: string;
   /** Flags given as --name=value (COPY --from, --chown, --chmod; HEALTHCHECK --interval ...). */
   flags: Record<string, string>;
+  /** Every flag in order, repeated ones too (RUN --mount can appear several times). */
+  flagList: Array<[string, string]>;
   /** Arguments: the exec form's list, or the shell form's words (JSON: false). */
   args: string[];
   /** true: exec (JSON) form. */
@@ -52,11 +54,13 @@ function parseInstruction(file: string, text: string, line: number, escape: stri
   if (!KNOWN.has(cmd)) throw buildError(file, line, m[1]!, `unknown instruction: ${m[1]}`);
   let rest = m[2]!.trim();
   const flags: Record<string, string> = {};
+  const flagList: Array<[string, string]> = [];
   if (['COPY', 'ADD', 'RUN', 'FROM', 'HEALTHCHECK'].includes(cmd)) {
     for (;;) {
       const f = /^--([a-zA-Z][a-zA-Z0-9-]*)(?:=(\S*))?(?:\s+|$)/.exec(rest);
       if (!f) break;
       flags[f[1]!] = f[2] ?? 'true';
+      flagList.push([f[1]!, f[2] ?? 'true']);
       rest = rest.slice(f[0].length);
     }
   }
@@ -78,7 +82,7 @@ function parseInstruction(file: string, text: string, line: number, escape: stri
   } else {
     args = splitWords(rest, escape);
   }
-  return { cmd, flags, args: args!, json, raw: rest, original: text.trim(), line, heredocs };
+  return { cmd, flags, flagList, args: args!, json, raw: rest, original: text.trim(), line, heredocs };
 }
 
 /** Splits on unquoted whitespace; quotes and escapes are kept (substitution removes them). */

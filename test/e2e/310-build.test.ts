@@ -254,6 +254,63 @@ describe('build', () => {
     }
   }, 240_000);
 
+  it('RUN --mount: cache survives builds, bind (context or stage) is a private read-only copy, tmpfs; no trace in the image', async () => {
+    const tag = Date.now().toString(36);
+    await write({
+      'runmount/src/sub/a.txt': 'ctx-file\n',
+      'runmount/Containerfile': [
+        'FROM alpine:3.15 AS base',
+        'RUN mkdir -p /out && echo from-stage > /out/s.txt',
+        'FROM alpine:3.15',
+        'WORKDIR /w',
+        `RUN --mount=type=cache,id=e2e-310-${tag},target=/var/cache/x sh -c "echo run >> /var/cache/x/log; wc -l < /var/cache/x/log"`,
+        'RUN --mount=type=bind,source=src,target=/src cat /src/sub/a.txt && (echo nope > /src/sub/a.txt 2>/dev/null || echo ro)',
+        'RUN --mount=type=bind,from=base,source=/out,target=/in,rw cat /in/s.txt && echo changed > /in/s.txt',
+        'RUN --mount=type=tmpfs,target=/scratch df /scratch | tail -1 | cut -d" " -f1',
+        'RUN --network=none cat /proc/net/dev | grep -c ":"',
+        'CMD ["sh", "-c", "ls -d /var/cache/x /src /in /scratch 2>&1; ls /w"]',
+        '',
+      ].join('\n'),
+    });
+    const first = await ok(['build', '--no-cache', '-t', 'e2e-310-runmount', `${WORK}/runmount`], { store, timeoutMs: 180_000 });
+    const lines = first.stdout.split('\n');
+    expect(lines).toContain('1'); // the cache's first use
+    expect(lines).toContain('ctx-file');
+    expect(lines).toContain('ro');
+    expect(lines).toContain('from-stage');
+    expect(lines).toContain('tmpfs');
+    const again = await ok(['build', '--no-cache', '-q', '-t', 'e2e-310-runmount', `${WORK}/runmount`], { store, timeoutMs: 180_000 });
+    expect(again.stderr).not.toMatch(/Error/);
+    const second = await ok(['build', '--no-cache', `${WORK}/runmount`], { store, timeoutMs: 180_000 });
+    expect(second.stdout.split('\n')).toContain('3'); // third use of the same cache id
+    expect((await asUser('cat', [`${WORK}/runmount/src/sub/a.txt`])).stdout).toBe('ctx-file\n');
+    const run = await ok(['run', '--rm', 'e2e-310-runmount'], { store });
+    expect(run.stdout).toBe(
+      'ls: /var/cache/x: No such file or directory\nls: /src: No such file or directory\nls: /in: No such file or directory\nls: /scratch: No such file or directory\n',
+    );
+  }, 600_000);
+
+  it('RUN --mount: a changed bind source reruns the step; bad flags are refused with the line', async () => {
+    await write({ 'runmount2/data.txt': 'one\n', 'runmount2/Containerfile': 'FROM alpine:3.15\nRUN --mount=target=/d cat /d/data.txt\n' });
+    const a = await ok(['build', '-q', `${WORK}/runmount2`], { store, timeoutMs: 120_000 });
+    await write({ 'runmount2/data.txt': 'two\n' });
+    const b = await ok(['build', `${WORK}/runmount2`], { store, timeoutMs: 120_000 });
+    expect(b.stdout).toContain('two\n');
+    expect(b.stdout.trim().split('\n').pop()).not.toBe(a.stdout.trim());
+    for (const [flag, msg] of [
+      ['--mount=type=secret,id=x,target=/s', /type=secret is not supported/],
+      ['--mount=type=bind,source=missing,target=/m', /source "missing" not found/],
+      ['--mount=type=cache', /target is required/],
+      ['--frobnicate', /unknown flag --frobnicate/],
+      ['--network=bridge', /--network=bridge/],
+    ] as const) {
+      await write({ 'runmount3/Containerfile': `FROM alpine:3.15\nRUN ${flag} true\n` });
+      const r = await fails(['build', `${WORK}/runmount3`], 125, { store, timeoutMs: 120_000 });
+      expect(r.stderr).toMatch(/Containerfile:2/);
+      expect(r.stderr).toMatch(msg);
+    }
+  }, 600_000);
+
   it('--platform: the host platform builds; FROM --platform likewise', async () => {
     await write({ 'platform/Containerfile': 'FROM --platform=$BUILDPLATFORM alpine:3.15\nCMD ["true"]\n' });
     await ok(['build', '-q', '--platform', 'linux/amd64', `${WORK}/platform`], { store, timeoutMs: 120_000 });
