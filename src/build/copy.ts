@@ -117,6 +117,16 @@ export async function copyStep(
   say: (s: string) => void,
 ): Promise<void> {
   const file = o.file;
+  // podman 4.3's flags and words: anything else (--link, --parents, --checksum...) is refused
+  // rather than ignored
+  const allowed = ins.cmd === 'COPY' ? ['chmod', 'chown', 'from'] : ['chmod', 'chown'];
+  const unknown = ins.flagList.find(([k]) => !allowed.includes(k));
+  if (unknown) {
+    throw new TspodError(
+      'invalid-argument',
+      `${file}:${ins.line}: building at STEP "${ins.original}": ${ins.cmd === 'COPY' ? 'COPY only supports the --chmod=<permissions> --chown=<uid:gid> and the --from=<image|stage> flags' : 'ADD only supports the --chmod=<permissions> and the --chown=<uid:gid> flag'}`,
+    );
+  }
   const c = st.config.config!;
   const words = ins.args.map((a) => (ins.json ? a : sub(a)));
   const dest = words.pop()!;

@@ -311,6 +311,17 @@ describe('build', () => {
     }
   }, 600_000);
 
+  it('COPY and ADD refuse flags podman 4.3 does not have (--link, --checksum), with its words', async () => {
+    for (const [line, msg] of [
+      ['COPY --link f /g', 'COPY only supports the --chmod=<permissions> --chown=<uid:gid> and the --from=<image|stage> flags'],
+      ['ADD --checksum=sha256:abc f /g', 'ADD only supports the --chmod=<permissions> and the --chown=<uid:gid> flag'],
+    ] as const) {
+      await write({ 'copyflags/f': 'x\n', 'copyflags/Containerfile': `FROM alpine:3.15\n${line}\n` });
+      const r = await fails(['build', `${WORK}/copyflags`], 125, { store, timeoutMs: 120_000 });
+      expect(r.stderr).toContain(`building at STEP "${line}": ${msg}`);
+    }
+  }, 240_000);
+
   it('--platform: the host platform builds; FROM --platform likewise', async () => {
     await write({ 'platform/Containerfile': 'FROM --platform=$BUILDPLATFORM alpine:3.15\nCMD ["true"]\n' });
     await ok(['build', '-q', '--platform', 'linux/amd64', `${WORK}/platform`], { store, timeoutMs: 120_000 });
