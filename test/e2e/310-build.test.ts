@@ -267,7 +267,6 @@ describe('build', () => {
         'RUN --mount=type=bind,source=src,target=/src cat /src/sub/a.txt && (echo nope > /src/sub/a.txt 2>/dev/null || echo ro)',
         'RUN --mount=type=bind,from=base,source=/out,target=/in,rw cat /in/s.txt && echo changed > /in/s.txt',
         'RUN --mount=type=tmpfs,target=/scratch df /scratch | tail -1 | cut -d" " -f1',
-        'RUN --network=none cat /proc/net/dev | grep -c ":"',
         'CMD ["sh", "-c", "ls -d /var/cache/x /src /in /scratch 2>&1; ls /w"]',
         '',
       ].join('\n'),
@@ -290,7 +289,12 @@ describe('build', () => {
     );
   }, 600_000);
 
-  it('RUN --mount: a changed bind source reruns the step; bad flags are refused with the line', async () => {
+  // tspod only: podman 4.3's layer cache ignores what a bind mount shows (the step is reused after
+  // data.txt changed), knows no RUN --network (added in later buildah) and words errors otherwise.
+  it.skipIf(IS_PODMAN)('RUN --mount: a changed bind source reruns the step; RUN --network; bad flags are refused with the line', async () => {
+    await write({ 'runmount4/Containerfile': 'FROM alpine:3.15\nRUN --network=none cat /proc/net/dev | grep -c ":"\n' });
+    const none = await ok(['build', '--no-cache', `${WORK}/runmount4`], { store, timeoutMs: 120_000 });
+    expect(none.stdout.split('\n')).toContain('1'); // loopback only
     await write({ 'runmount2/data.txt': 'one\n', 'runmount2/Containerfile': 'FROM alpine:3.15\nRUN --mount=target=/d cat /d/data.txt\n' });
     const a = await ok(['build', '-q', `${WORK}/runmount2`], { store, timeoutMs: 120_000 });
     await write({ 'runmount2/data.txt': 'two\n' });
