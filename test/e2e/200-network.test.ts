@@ -15,7 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { connect, createServer, type Server as NetServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { IS_PODMAN, TEST_USER, asUser, cleanStore, fails, ok, storeFor, tspod } from './helpers.js';
-import { udpEcho } from './net-helpers.js';
+import { canBind, freePort, udpEcho } from './net-helpers.js';
 
 const store = storeFor('200-network');
 const A = 'alpine:3.15';
@@ -46,25 +46,6 @@ async function get(url: string, timeoutMs = 10_000): Promise<string> {
   throw new Error(`GET ${url}: ${String(last)}`);
 }
 
-
-/** A free port on 127.0.0.1 (for host ports that must not clash with anything). */
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '0.0.0.0', r));
-  const p = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return p;
-}
-
-async function canBind(port: number): Promise<boolean> {
-  const srv = createServer();
-  const ok = await new Promise<boolean>((resolve) => {
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '0.0.0.0', () => resolve(true));
-  });
-  if (ok) await new Promise((r) => srv.close(r));
-  return ok;
-}
 
 /** Network helpers (slirp4netns / pasta, and tspod-portfwd) whose command line names `key` (a netns path, a store). */
 async function helpersFor(key: string): Promise<string[]> {

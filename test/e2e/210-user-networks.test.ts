@@ -7,10 +7,9 @@
 // namespaces the test creates.
 
 import { execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IS_PODMAN, TEST_USER, asUser, cleanStore, fails, ok, storeFor, tspod } from './helpers.js';
-import { udpEcho } from './net-helpers.js';
+import { canBind, freePort, udpEcho } from './net-helpers.js';
 
 const store = storeFor('210-user-networks');
 const A = 'alpine:3.15';
@@ -22,26 +21,6 @@ async function httpFrom(net: string, host: string): Promise<{ code: number; out:
   const script = `for i in 1 2 3 4 5 6 7 8 9 10; do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${host} 80 > /tmp/out 2>&1 && grep -q . /tmp/out && break; sleep 0.3; done; cat /tmp/out; grep -q 200 /tmp/out`;
   const r = await tspod(['run', '--rm', '--network', net, A, 'sh', '-c', script], { store });
   return { code: r.code, out: r.stdout };
-}
-
-/** A free port on 127.0.0.1 (bound to 0 and released). */
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '0.0.0.0', r));
-  const p = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return p;
-}
-
-/** Whether the host port can be bound (the published port has been let go). */
-async function canBind(port: number): Promise<boolean> {
-  const srv = createServer();
-  const ok = await new Promise<boolean>((resolve) => {
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '0.0.0.0', () => resolve(true));
-  });
-  if (ok) await new Promise((r) => srv.close(r));
-  return ok;
 }
 
 /** Whether the host port becomes bindable within a few seconds. */

@@ -1,5 +1,6 @@
 // Network helpers shared by the networking e2e files.
 import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 
 /** One UDP round trip to 127.0.0.1:port; resolves to the answer (retried while the server starts). */
 export async function udpEcho(port: number, msg: string, timeoutMs = 8000): Promise<string> {
@@ -21,4 +22,24 @@ export async function udpEcho(port: number, msg: string, timeoutMs = 8000): Prom
     clearTimeout(timer);
     s.close();
   }
+}
+
+/** A free port on 127.0.0.1 (bound to 0 and released). */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '0.0.0.0', r));
+  const p = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return p;
+}
+
+/** Whether the host port can be bound (the published port has been let go). */
+export async function canBind(port: number): Promise<boolean> {
+  const srv = createServer();
+  const ok = await new Promise<boolean>((resolve) => {
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '0.0.0.0', () => resolve(true));
+  });
+  if (ok) await new Promise((r) => srv.close(r));
+  return ok;
 }
