@@ -15,7 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { connect, createServer, type Server as NetServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { IS_PODMAN, TEST_USER, asUser, cleanStore, fails, ok, storeFor, tspod } from './helpers.js';
-import { canBind, freePort, udpEcho } from './net-helpers.js';
+import { canBind, freePort, get, udpEcho } from './net-helpers.js';
 
 const store = storeFor('200-network');
 const A = 'alpine:3.15';
@@ -27,23 +27,6 @@ const TCP_COUNT = `${WORK}/tcp-count`;
 /** A web server in the container: busybox httpd serving /tmp/index.html = `text`. */
 function web(text: string, port = 80): string[] {
   return ['sh', '-c', `echo ${text} > /tmp/index.html && exec httpd -f -p ${port} -h /tmp`];
-}
-
-/** GET from the test process, retried while the server in the container comes up. */
-async function get(url: string, timeoutMs = 10_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      if (r.ok) return await r.text();
-      last = new Error(`HTTP ${r.status}`);
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`GET ${url}: ${String(last)}`);
 }
 
 

@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IS_PODMAN, TEST_USER, asUser, cleanStore, fails, ok, storeFor, tspod } from './helpers.js';
-import { canBind, freePort, udpEcho } from './net-helpers.js';
+import { canBind, freePort, get, udpEcho } from './net-helpers.js';
 
 const store = storeFor('210-user-networks');
 const A = 'alpine:3.15';
@@ -31,23 +31,6 @@ async function portFreed(port: number, timeoutMs = 5000): Promise<boolean> {
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-/** GET from the test process, retried while the server comes up. */
-async function get(url: string, timeoutMs = 10_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      if (r.ok) return await r.text();
-      last = new Error(`HTTP ${r.status}`);
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`GET ${url}: ${String(last)}`);
 }
 
 

@@ -43,3 +43,20 @@ export async function canBind(port: number): Promise<boolean> {
   if (ok) await new Promise((r) => srv.close(r));
   return ok;
 }
+
+/** GET from the test process, retried while the server in the container comes up. */
+export async function get(url: string, timeoutMs = 10_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (r.ok) return await r.text();
+      last = new Error(`HTTP ${r.status}`);
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`GET ${url}: ${String(last)}`);
+}
